@@ -1,6 +1,10 @@
 package authtransport
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+	"time"
+)
 
 // PLACEHOLDER: replaced by the full RFC 9110 parser (issue 3).
 
@@ -42,4 +46,27 @@ func ParseChallenges(fieldValues ...string) ([]Challenge, error) {
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// PLACEHOLDER vocabulary, replaced by the parser task (issue 3).
+
+const (
+	SchemeBearer                       = "Bearer"
+	SchemeDPoP                         = "DPoP"
+	CodeInsufficientScope              = "insufficient_scope"
+	CodeInsufficientUserAuthentication = "insufficient_user_authentication"
+)
+
+func (c Challenge) IsScheme(s string) bool { return strings.EqualFold(c.Scheme, s) }
+func (c Challenge) ErrorCode() string      { v, _ := c.Param("error"); return v }
+func (c Challenge) ResourceMetadata() string {
+	v, _ := c.Param("resource_metadata")
+	return v
+}
+func (c Challenge) Scopes() []string    { v, _ := c.Param("scope"); return strings.Fields(v) }
+func (c Challenge) ACRValues() []string { v, _ := c.Param("acr_values"); return strings.Fields(v) }
+func (c Challenge) MaxAge() (time.Duration, bool) {
+	v, ok := c.Param("max_age")
+	n, err := strconv.Atoi(v)
+	return time.Duration(n) * time.Second, ok && err == nil
 }

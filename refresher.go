@@ -1,0 +1,134 @@
+package authtransport
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+)
+
+// Refresher obtains a new token. The [Transport] calls it at most once at a
+// time, from a single flight shared by every request waiting for a token.
+//
+// rejected is the stored token that is missing, expired or was rejected by
+// the resource server; it is nil when the store is empty. Refresh returns
+// the token to use and persist. It may return a [*LoginRequiredError] when
+// only the user can help, or a [*RefreshError]; any other error counts as
+// transient.
+//
+// ctx is not cancelled when the request that started the refresh gives up,
+// but it carries the Transport's RefreshTimeout.
+type Refresher interface {
+	Refresh(ctx context.Context, rejected *Token) (*Token, error)
+}
+
+// RefresherFunc adapts a function to a [Refresher].
+type RefresherFunc func(ctx context.Context, rejected *Token) (*Token, error)
+
+// Refresh calls f(ctx, rejected).
+func (f RefresherFunc) Refresh(ctx context.Context, rejected *Token) (*Token, error) {
+	return f(ctx, rejected)
+}
+
+// NewOAuth2Refresher returns a [Refresher] that uses the refresh-token grant
+// of cfg (RFC 6749 §6). When the server sends no new refresh token, the old
+// one is kept. A token without a refresh token gives a [*LoginRequiredError]
+// with [ReasonNoToken]; the server's error code is in the [*RefreshError].
+//
+// The HTTP client for the token endpoint is taken from the request context
+// under [oauth2.HTTPClient], as with the oauth2 package; by default it is
+// [http.DefaultClient].
+func NewOAuth2Refresher(cfg *oauth2.Config) Refresher {
+	return RefresherFunc(func(ctx context.Context, rejected *Token) (*Token, error) {
+		if rejected == nil || rejected.RefreshToken == "" {
+			return nil, &LoginRequiredError{Reason: ReasonNoToken}
+		}
+		// An empty access token makes the source refresh at once.
+		src := cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: rejected.RefreshToken})
+		ot, err := src.Token()
+		if err != nil {
+			return nil, refreshError(err)
+		}
+		return TokenFromOAuth2(ot), nil
+	})
+}
+
+// NewClientCredentialsRefresher returns a [Refresher] that obtains tokens
+// with the client-credentials grant of cfg (RFC 6749 §4.4). It needs no
+// stored token, so a [Transport] using it can start with an empty store.
+func NewClientCredentialsRefresher(cfg *clientcredentials.Config) Refresher {
+	return RefresherFunc(func(ctx context.Context, _ *Token) (*Token, error) {
+		ot, err := cfg.Token(ctx)
+		if err != nil {
+			return nil, refreshError(err)
+		}
+		return TokenFromOAuth2(ot), nil
+	})
+}
+
+// NewTokenSourceRefresher returns a [Refresher] that asks src for a token.
+// src cannot be cancelled, and if it caches (as [oauth2.ReuseTokenSource]
+// does) it may hand back the rejected token; the [Transport] then reports
+// [ReasonRejectedAfterRefresh] rather than loop.
+func NewTokenSourceRefresher(src oauth2.TokenSource) Refresher {
+	return RefresherFunc(func(ctx context.Context, _ *Token) (*Token, error) {
+		ot, err := src.Token()
+		if err != nil {
+			return nil, refreshError(err)
+		}
+		return TokenFromOAuth2(ot), nil
+	})
+}
+
+// refreshError classifies an error of the oauth2 package. The body of the
+// token endpoint's response is never kept: it may echo credentials.
+func refreshError(err error) error {
+	var lr *LoginRequiredError
+	var re *RefreshError
+	if errors.As(err, &lr) || errors.As(err, &re) {
+		return err
+	}
+	var oe *oauth2.RetrieveError
+	if !errors.As(err, &oe) {
+		return &RefreshError{Err: err}
+	}
+	e := &RefreshError{
+		Code:        oe.ErrorCode,
+		Description: oe.ErrorDescription,
+	}
+	if oe.Response != nil {
+		e.StatusCode = oe.Response.StatusCode
+		e.RetryAfter = retryAfter(oe.Response.Header.Get("Retry-After"), time.Now())
+	}
+	switch {
+	case e.Code != "":
+		e.Terminal = isTerminalCode(e.Code)
+	case e.StatusCode == http.StatusBadRequest || e.StatusCode == http.StatusUnauthorized:
+		// A refusal without an error code: retrying the same grant
+		// cannot help.
+		e.Terminal = true
+	}
+	return e
+}
+
+// maxRetryAfter bounds how long a server can make the Transport wait.
+const maxRetryAfter = 10 * time.Minute
+
+// retryAfter parses a Retry-After value (RFC 9110 §10.2.3): seconds or an
+// HTTP date. It returns 0 when v is empty or invalid.
+func retryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseUint(v, 10, 32); err == nil {
+		d = time.Duration(secs) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	return min(max(d, 0), maxRetryAfter)
+}

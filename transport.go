@@ -1,0 +1,425 @@
+package authtransport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/sync/singleflight"
+)
+
+// Defaults for the [Transport] fields left zero.
+const (
+	// DefaultRefreshMargin is how long before expiry a token is refreshed
+	// when RefreshMargin is zero.
+	DefaultRefreshMargin = time.Minute
+	// DefaultRefreshTimeout bounds one shared refresh when RefreshTimeout
+	// is zero.
+	DefaultRefreshTimeout = 30 * time.Second
+)
+
+// Transport is an [http.RoundTripper] that authorizes requests with an OAuth
+// 2.0 access token. It attaches the token to requests for the origins it
+// belongs to, refreshes it before it expires, refreshes it once more when a
+// resource server rejects it with 401, resends the request once, and returns
+// a [*LoginRequiredError] when only the user can help. See the package
+// documentation for the request flow and its guarantees.
+//
+// The zero value is usable but has no token and no way to get one. A
+// Transport is safe for concurrent use. Its fields must not change after its
+// first use, and a Transport must not be copied after first use.
+type Transport struct {
+	// Base sends the authorized requests. If nil, [http.DefaultTransport]
+	// is used.
+	Base http.RoundTripper
+
+	// Store holds the current token. If nil, an in-memory store that
+	// starts empty is used. If Store is a [LockingStore], refreshes run
+	// under its lock, so that processes sharing it refresh once between
+	// them.
+	Store Store
+
+	// Refresher obtains a new token when the stored one is missing,
+	// expired or rejected. If nil, such a request fails with a
+	// [*LoginRequiredError].
+	Refresher Refresher
+
+	// Origins lists the origins ("https://api.example.com",
+	// "http://127.0.0.1:8080") that receive the token. If empty, a
+	// request receives it for its own origin, and a request that an
+	// [http.Client] follows to another origin through a redirect does
+	// not.
+	Origins []string
+
+	// AllowInsecureHTTP lets the token go over plain http:// to hosts
+	// other than loopback. By default it does not: such requests are sent
+	// without credentials.
+	AllowInsecureHTTP bool
+
+	// RefreshMargin is how long before its expiry a token is refreshed.
+	// If zero, DefaultRefreshMargin is used; if negative, tokens are used
+	// until they expire. For a short-lived token the margin is at most
+	// half of the lifetime it had when obtained.
+	RefreshMargin time.Duration
+
+	// RefreshTimeout bounds each shared refresh, including waiting for a
+	// LockingStore's lock. If zero, DefaultRefreshTimeout is used.
+	RefreshTimeout time.Duration
+
+	// Logger, if not nil, receives a record of each refresh, retry and
+	// failure. Records never contain credentials.
+	Logger *slog.Logger
+
+	initOnce sync.Once
+	origins  []origin    // parsed Origins
+	memStore MemoryStore // Store when Store is nil
+
+	cur     atomic.Pointer[current] // the token attached to requests
+	flights singleflight.Group
+
+	mu      sync.Mutex // guards failure
+	failure *failure
+}
+
+var _ http.RoundTripper = (*Transport)(nil)
+
+// current is a token ready to attach.
+type current struct {
+	tok       *Token
+	auth      string    // the Authorization field value
+	refreshAt time.Time // when to refresh; zero: never ahead of a rejection
+}
+
+// failure is the last failed refresh, kept so that callers do not hammer an
+// authorization server that refused or is down.
+type failure struct {
+	base     *Token    // the token that could not be refreshed
+	err      error     // what the callers get
+	until    time.Time // transient failures: when to try again
+	terminal bool      // only a different stored token can help
+	count    int       // consecutive transient failures
+}
+
+func (t *Transport) init() {
+	t.initOnce.Do(func() {
+		for _, s := range t.Origins {
+			if o, ok := parseOrigin(s); ok {
+				t.origins = append(t.origins, o)
+			}
+		}
+	})
+}
+
+func (t *Transport) base() http.RoundTripper {
+	if t.Base != nil {
+		return t.Base
+	}
+	return http.DefaultTransport
+}
+
+func (t *Transport) store() Store {
+	if t.Store != nil {
+		return t.Store
+	}
+	return &t.memStore
+}
+
+func (t *Transport) margin() time.Duration {
+	switch {
+	case t.RefreshMargin == 0:
+		return DefaultRefreshMargin
+	case t.RefreshMargin < 0:
+		return 0
+	}
+	return t.RefreshMargin
+}
+
+func (t *Transport) refreshTimeout() time.Duration {
+	if t.RefreshTimeout > 0 {
+		return t.RefreshTimeout
+	}
+	return DefaultRefreshTimeout
+}
+
+// RoundTrip implements [http.RoundTripper]. A request that is not for one of
+// the token's origins goes to Base untouched, and so does one that already
+// carries an Authorization field. Any other request is sent as a copy with
+// the token attached; the caller's request is never modified.
+//
+// RoundTrip returns a [*LoginRequiredError] when the request cannot be
+// authorized without the user, a [*RefreshError] when no token could be
+// obtained for now, and the context's error when the request's context ends
+// first. As the RoundTripper contract requires, the request body is closed
+// on every path, and a response is never returned together with an error.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	t.init()
+	if !t.authorizes(req) {
+		return t.base().RoundTrip(req)
+	}
+	ctx := req.Context()
+	cur, err := t.usable(ctx)
+	if err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	resp, err := t.base().RoundTrip(authorized(req, req.Body, cur))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusForbidden {
+		return resp, nil
+	}
+	return t.rejected(req, cur, resp)
+}
+
+// rejected handles a 401 or 403 to the first attempt of req.
+func (t *Transport) rejected(req *http.Request, cur *current, resp *http.Response) (*http.Response, error) {
+	v := readVerdict(resp)
+	if v.action == actionReturn {
+		return resp, nil
+	}
+	drainAndClose(resp)
+	if v.action == actionLogin {
+		return nil, v.loginError()
+	}
+	ctx := req.Context()
+	t.log(ctx, slog.LevelInfo, "authtransport: token rejected", slog.Int("status", resp.StatusCode))
+	next, err := t.refresh(ctx, cur, true)
+	if err != nil {
+		return nil, err
+	}
+	body, ok, err := rewind(req)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, v.loginErrorFor(ReasonBodyNotReplayable)
+	}
+	resp, err = t.base().RoundTrip(authorized(req, body, next))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusForbidden {
+		return resp, nil
+	}
+	v = readVerdict(resp)
+	switch v.action {
+	case actionReturn:
+		return resp, nil
+	case actionLogin:
+		drainAndClose(resp)
+		return nil, v.loginError()
+	}
+	drainAndClose(resp)
+	t.log(ctx, slog.LevelWarn, "authtransport: token rejected after refresh", slog.Int("status", resp.StatusCode))
+	return nil, v.loginErrorFor(ReasonRejectedAfterRefresh)
+}
+
+// Token returns a token that is valid now, refreshing the stored one if it
+// is missing, expired or about to expire. It is for code that needs the
+// token itself, such as a gRPC or WebSocket client.
+func (t *Transport) Token(ctx context.Context) (*Token, error) {
+	t.init()
+	cur, err := t.usable(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return cur.tok, nil
+}
+
+// TokenSource returns an [oauth2.TokenSource] backed by t, for code that
+// wants one. Its Token method calls [Transport.Token] with
+// [context.Background], since oauth2.TokenSource takes no context; each
+// refresh is still bounded by RefreshTimeout.
+func (t *Transport) TokenSource() oauth2.TokenSource {
+	return tokenSource{t}
+}
+
+type tokenSource struct{ t *Transport }
+
+func (s tokenSource) Token() (*oauth2.Token, error) {
+	tok, err := s.t.Token(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	return tok.OAuth2(), nil
+}
+
+// CloseIdleConnections calls CloseIdleConnections on Base if it has one.
+func (t *Transport) CloseIdleConnections() {
+	type closeIdler interface{ CloseIdleConnections() }
+	if c, ok := t.base().(closeIdler); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// usable returns the token to attach, refreshing first when it is missing
+// or due.
+func (t *Transport) usable(ctx context.Context) (*current, error) {
+	cur := t.cur.Load()
+	if cur != nil && !cur.due(time.Now()) {
+		return cur, nil
+	}
+	return t.refresh(ctx, cur, false)
+}
+
+// due reports whether c must be refreshed before it is used.
+func (c *current) due(now time.Time) bool {
+	return (!c.refreshAt.IsZero() && !now.Before(c.refreshAt)) || c.tok.expiresWithin(now, 0)
+}
+
+// refresh returns a token newer than stale, running or joining the single
+// flight that obtains one. rejected tells that the resource server refused
+// stale, as opposed to stale being due.
+func (t *Transport) refresh(ctx context.Context, stale *current, rejected bool) (*current, error) {
+	var staleTok *Token
+	if stale != nil {
+		staleTok = stale.tok
+	}
+	// Another caller may have replaced the token already.
+	if cur := t.cur.Load(); cur != nil && !sameToken(cur.tok, staleTok) && !cur.due(time.Now()) {
+		return cur, nil
+	}
+	ch := t.flights.DoChan("", func() (any, error) {
+		return t.obtain(context.WithoutCancel(ctx), staleTok)
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			// A transient failure leaves a token that is only near
+			// its expiry good to use.
+			if !rejected && stale != nil && !stale.tok.expiresWithin(time.Now(), 0) && !errors.Is(r.Err, ErrLoginRequired) {
+				return stale, nil
+			}
+			return nil, r.Err
+		}
+		return r.Val.(*current), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// obtain is the shared work of a flight: under the store's lock, if it has
+// one, it reloads the store and uses the stored token if it is newer than
+// stale, and otherwise refreshes and saves.
+func (t *Transport) obtain(ctx context.Context, stale *Token) (*current, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.refreshTimeout())
+	defer cancel()
+	store := t.store()
+	if ls, ok := store.(LockingStore); ok {
+		unlock, err := ls.Lock(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("authtransport: lock token store: %w", err)
+		}
+		defer unlock()
+	}
+	stored, err := store.Load(ctx)
+	if err != nil && !errors.Is(err, ErrNoToken) {
+		return nil, fmt.Errorf("authtransport: load token: %w", err)
+	}
+	if err != nil {
+		stored = nil
+	}
+	now := time.Now()
+	if stored != nil && !sameToken(stored, stale) && !stored.expiresWithin(now, 0) {
+		return t.publish(stored, now), nil
+	}
+	if err := t.recentFailure(stored, now); err != nil {
+		return nil, err
+	}
+	if t.Refresher == nil {
+		return nil, &LoginRequiredError{Reason: ReasonNoToken}
+	}
+	t.log(ctx, slog.LevelInfo, "authtransport: refreshing token")
+	tok, err := t.Refresher.Refresh(ctx, stored)
+	if err == nil && (tok == nil || tok.AccessToken == "") {
+		err = &RefreshError{Err: errors.New("authtransport: refresher returned no access token")}
+	}
+	if err != nil {
+		err = t.recordFailure(stored, err, time.Now())
+		t.log(ctx, slog.LevelWarn, "authtransport: token refresh failed", slog.Any("error", err))
+		return nil, err
+	}
+	t.recordSuccess()
+	if err := store.Save(ctx, tok); err != nil {
+		// The old refresh token may be spent already: keep serving the
+		// new token from memory rather than fail the request.
+		t.log(ctx, slog.LevelError, "authtransport: saving refreshed token failed", slog.Any("error", err))
+	}
+	t.log(ctx, slog.LevelInfo, "authtransport: token refreshed", slog.Any("token", *tok))
+	return t.publish(tok, time.Now()), nil
+}
+
+// publish makes tok the token attached to requests.
+func (t *Transport) publish(tok *Token, now time.Time) *current {
+	c := &current{tok: tok, auth: tok.Type() + " " + tok.AccessToken}
+	if !tok.Expiry.IsZero() {
+		c.refreshAt = tok.Expiry.Add(-min(t.margin(), tok.Expiry.Sub(now)/2))
+	}
+	t.cur.Store(c)
+	return c
+}
+
+// Backoff after transient refresh failures: base doubles per failure up to
+// the cap.
+const (
+	backoffBase = time.Second
+	backoffCap  = time.Minute
+)
+
+// recentFailure returns the error of the last refresh of base if it failed
+// terminally, or transiently and less than the backoff ago.
+func (t *Transport) recentFailure(base *Token, now time.Time) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f := t.failure
+	if f == nil || !sameToken(f.base, base) || (!f.terminal && !now.Before(f.until)) {
+		return nil
+	}
+	return f.err
+}
+
+// recordFailure classifies err, remembers it, and returns what callers get.
+func (t *Transport) recordFailure(base *Token, err error, now time.Time) error {
+	var lr *LoginRequiredError
+	var re *RefreshError
+	switch {
+	case errors.As(err, &lr):
+	case errors.As(err, &re) && re.Terminal:
+		err = &LoginRequiredError{Reason: ReasonRefreshRejected, Err: err}
+	case !errors.As(err, &re):
+		re = &RefreshError{Err: err}
+		err = re
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f := &failure{base: base, err: err, terminal: re == nil || re.Terminal}
+	if !f.terminal {
+		f.count = 1
+		if p := t.failure; p != nil && !p.terminal && sameToken(p.base, base) {
+			f.count = p.count + 1
+		}
+		wait := min(backoffBase<<min(f.count-1, 16), backoffCap)
+		f.until = now.Add(max(wait, re.RetryAfter))
+	}
+	t.failure = f
+	return err
+}
+
+func (t *Transport) recordSuccess() {
+	t.mu.Lock()
+	t.failure = nil
+	t.mu.Unlock()
+}
+
+func (t *Transport) log(ctx context.Context, level slog.Level, msg string, attrs ...slog.Attr) {
+	if t.Logger != nil {
+		t.Logger.LogAttrs(ctx, level, msg, attrs...)
+	}
+}
