@@ -1,0 +1,151 @@
+package authtest
+
+import (
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// FaultKind is the kind of a [Fault].
+type FaultKind int
+
+// Kinds of faults the token endpoint can inject.
+const (
+	// FaultStatus answers with [Fault.Status] (503 if zero) and a short
+	// text body.
+	FaultStatus FaultKind = iota + 1
+	// FaultRateLimit answers 429 with a Retry-After header of
+	// [Fault.RetryAfter] in whole seconds (1 if zero).
+	FaultRateLimit
+	// FaultGarbage answers 200 with a body that is not JSON.
+	FaultGarbage
+	// FaultDelay waits [Fault.Delay] and then answers normally.
+	FaultDelay
+	// FaultReset resets the TCP connection without answering.
+	FaultReset
+)
+
+// Fault describes how the token endpoint misbehaves for one request.
+type Fault struct {
+	// Kind selects the misbehaviour.
+	Kind FaultKind
+	// Status is the status code of a FaultStatus; zero means 503.
+	Status int
+	// RetryAfter is the Retry-After of a FaultRateLimit, rounded up to
+	// whole seconds; zero means one second.
+	RetryAfter time.Duration
+	// Delay is the wait of a FaultDelay.
+	Delay time.Duration
+}
+
+// faultState is the token endpoint's fault schedule, guarded by Server.mu.
+type faultState struct {
+	queue    []Fault // the next len(queue) requests, in order
+	fraction float64
+	acc      float64
+	frac     Fault
+}
+
+// FailTokenRequests makes the next n token endpoint requests fail with f.
+// Calls queue up: FailTokenRequests(1, a) then FailTokenRequests(2, b) fails
+// the next request with a and the two after it with b. Queued faults take
+// precedence over a fraction set with [Server.FailTokenRequestFraction].
+func (s *Server) FailTokenRequests(n int, f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.faults.queue = append(s.faults.queue, f)
+	}
+}
+
+// FailTokenRequestFraction makes a fraction p (0 to 1) of the token endpoint
+// requests fail with f, until changed. The choice is deterministic: a
+// request fails each time the running sum of p reaches a whole number, so
+// p = 0.25 fails every fourth request. p <= 0 turns it off.
+func (s *Server) FailTokenRequestFraction(p float64, f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults.fraction = min(p, 1)
+	s.faults.acc = 0
+	s.faults.frac = f
+}
+
+// ClearTokenFaults cancels every queued fault and the fraction.
+func (s *Server) ClearTokenFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = faultState{}
+}
+
+// nextFaultLocked returns the fault for the current request, if any.
+// s.mu must be held.
+func (s *Server) nextFaultLocked() (Fault, bool) {
+	fs := &s.faults
+	if len(fs.queue) > 0 {
+		f := fs.queue[0]
+		fs.queue = fs.queue[1:]
+		return f, true
+	}
+	if fs.fraction > 0 {
+		fs.acc += fs.fraction
+		if fs.acc >= 1-1e-9 {
+			fs.acc--
+			return fs.frac, true
+		}
+	}
+	return Fault{}, false
+}
+
+// applyFault carries out f on the token endpoint. It reports whether the
+// request was answered (or dropped) and returns the outcome to count; for a
+// delay that ran to its end it returns false so the request proceeds.
+func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f Fault) (done bool, outcome string) {
+	switch f.Kind {
+	case FaultDelay:
+		if !s.wait(r, f.Delay) {
+			return true, OutcomeCanceled
+		}
+		return false, ""
+	case FaultRateLimit:
+		secs := int((f.RetryAfter + time.Second - 1) / time.Second)
+		if secs <= 0 {
+			secs = 1
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		http.Error(w, "authtest: rate limited", http.StatusTooManyRequests)
+		return true, OutcomeFaultRateLimit
+	case FaultGarbage:
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte("<html>this is not the JSON you are looking for"))
+		return true, OutcomeFaultGarbage
+	case FaultReset:
+		resetConn(w)
+		return true, OutcomeFaultReset
+	default: // FaultStatus and unknown kinds
+		status := f.Status
+		if status == 0 {
+			status = http.StatusServiceUnavailable
+		}
+		http.Error(w, "authtest: injected failure", status)
+		return true, OutcomeFaultStatus
+	}
+}
+
+// resetConn hijacks the connection and closes it with SO_LINGER 0, which
+// sends a TCP RST instead of an orderly close.
+func resetConn(w http.ResponseWriter) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		panic(http.ErrAbortHandler)
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = conn.Close()
+}

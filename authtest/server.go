@@ -1,0 +1,380 @@
+package authtest
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/d5c4ca72/authtransport"
+)
+
+// Defaults of a new [Server].
+const (
+	// DefaultClientID is the client identifier a new Server knows.
+	DefaultClientID = "authtest-client"
+	// DefaultAccessTokenLifetime is how long an access token lives unless
+	// [Server.SetAccessTokenLifetime] says otherwise.
+	DefaultAccessTokenLifetime = time.Hour
+	// Realm is the realm parameter of every challenge the resource sends.
+	Realm = "authtest"
+)
+
+// Server is a fake authorization server and protected resource listening on
+// a loopback address. Create one with [NewServer] and stop it with
+// [Server.Close].
+//
+// All methods are safe for concurrent use, also while requests are being
+// served: a knob turned during a request applies to the requests that reach
+// the affected step afterwards.
+type Server struct {
+	// URL is the server's base URL, "http://127.0.0.1:port", without a
+	// trailing slash.
+	URL string
+	// ClientID is the identifier of the one client the server knows.
+	ClientID string
+	// ClientSecret is that client's secret, random for each Server.
+	ClientSecret string
+
+	ts        *httptest.Server
+	done      chan struct{} // closed by Close; ends delays
+	closeOnce sync.Once
+
+	mu             sync.Mutex // guards the fields below
+	now            func() time.Time
+	lifetime       time.Duration
+	rotate         bool
+	reuseDetection bool
+	tokenDelay     time.Duration
+	grants         []*grant
+	access         map[string]*accessToken
+	refresh        map[string]*refreshToken
+	codes          map[string]*authCode
+	faults         faultState
+	scopeRules     map[string][]string
+	stepUpRules    map[string]StepUp
+	rejections     map[string]*rejection
+	loginACR       string
+	stats          Stats
+	requests       []ResourceRequest
+	dpop           dpopState
+}
+
+// grant is one authorization: everything issued from one login or one
+// client-credentials request. Revoking it invalidates all its tokens.
+type grant struct {
+	grantType string
+	scope     string
+	acr       string
+	authTime  time.Time
+	jkt       string // DPoP key thumbprint the grant is bound to, if any
+	revoked   bool
+}
+
+type accessToken struct {
+	grant   *grant
+	expiry  time.Time // on the server's clock
+	scope   string
+	jkt     string
+	revoked bool
+}
+
+type refreshToken struct {
+	grant *grant
+	used  bool
+}
+
+// NewServer starts a Server on 127.0.0.1 and returns it. The caller must
+// call [Server.Close] when done.
+//
+// A new Server issues access tokens that live [DefaultAccessTokenLifetime],
+// rotates refresh tokens, and revokes a grant whose used refresh token is
+// presented again.
+func NewServer() *Server {
+	s := &Server{
+		ClientID:       DefaultClientID,
+		ClientSecret:   randomString(24),
+		done:           make(chan struct{}),
+		now:            time.Now,
+		lifetime:       DefaultAccessTokenLifetime,
+		rotate:         true,
+		reuseDetection: true,
+		access:         make(map[string]*accessToken),
+		refresh:        make(map[string]*refreshToken),
+		codes:          make(map[string]*authCode),
+		scopeRules:     make(map[string][]string),
+		stepUpRules:    make(map[string]StepUp),
+		rejections:     make(map[string]*rejection),
+		stats:          newStats(),
+	}
+	s.dpop.init()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/token", s.serveToken)
+	mux.HandleFunc("/authorize", s.serveAuthorize)
+	mux.HandleFunc("/api/", s.serveResource)
+	mux.HandleFunc("/.well-known/oauth-protected-resource", s.serveResourceMetadata)
+	mux.HandleFunc("/.well-known/oauth-authorization-server", s.serveServerMetadata)
+	s.ts = httptest.NewServer(mux)
+	s.URL = s.ts.URL
+	return s
+}
+
+// Close stops the server, ends pending injected delays, and blocks until
+// all outstanding requests have completed.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		close(s.done)
+		s.ts.CloseClientConnections()
+		s.ts.Close()
+	})
+}
+
+// Client returns an HTTP client configured for the server, as
+// [httptest.Server.Client] does. Its idle connections are closed by Close.
+func (s *Server) Client() *http.Client {
+	return s.ts.Client()
+}
+
+// TokenURL returns the URL of the token endpoint.
+func (s *Server) TokenURL() string { return s.URL + "/token" }
+
+// AuthURL returns the URL of the authorization endpoint.
+func (s *Server) AuthURL() string { return s.URL + "/authorize" }
+
+// ResourceURL returns the URL of path on the protected resource, which
+// serves every path under /api/. A path not starting with /api/ gets that
+// prefix: ResourceURL("items") is URL+"/api/items".
+func (s *Server) ResourceURL(path string) string {
+	path = strings.TrimPrefix(path, "/")
+	if !strings.HasPrefix(path, "api/") {
+		path = "api/" + path
+	}
+	return s.URL + "/" + path
+}
+
+// MetadataURL returns the URL of the Protected Resource Metadata document
+// (RFC 9728), the value of resource_metadata in the resource's challenges.
+func (s *Server) MetadataURL() string {
+	return s.URL + "/.well-known/oauth-protected-resource"
+}
+
+// Config returns an [oauth2.Config] for the server's client: its ID and
+// secret, the token and authorization endpoints, client_secret_basic
+// authentication. The caller may modify the returned value; each call
+// returns a new one.
+func (s *Server) Config() *oauth2.Config {
+	return &oauth2.Config{
+		ClientID:     s.ClientID,
+		ClientSecret: s.ClientSecret,
+		Endpoint: oauth2.Endpoint{
+			AuthURL:   s.AuthURL(),
+			TokenURL:  s.TokenURL(),
+			AuthStyle: oauth2.AuthStyleInHeader,
+		},
+	}
+}
+
+// ClientCredentialsConfig returns a [clientcredentials.Config] for the
+// server's client. Each call returns a new one.
+func (s *Server) ClientCredentialsConfig() *clientcredentials.Config {
+	return &clientcredentials.Config{
+		ClientID:     s.ClientID,
+		ClientSecret: s.ClientSecret,
+		TokenURL:     s.TokenURL(),
+		AuthStyle:    oauth2.AuthStyleInHeader,
+	}
+}
+
+// Grant describes a grant issued by [Server.IssueToken], as if the user had
+// logged in. The zero value is a grant with no scope, no acr, and an
+// authentication time of now.
+type Grant struct {
+	// Scope is the space-separated scope granted.
+	Scope string
+	// ACR is the authentication context class the login satisfied, checked
+	// against [StepUp.ACRValues].
+	ACR string
+	// AuthTime is when the user authenticated, checked against
+	// [StepUp.MaxAge]. The zero value means the server's now.
+	AuthTime time.Time
+	// Expired makes the first access token already expired (a minute ago),
+	// so a client must refresh before its first request succeeds.
+	Expired bool
+	// NoRefreshToken leaves the grant without a refresh token.
+	NoRefreshToken bool
+	// DPoPKeyThumbprint, if not empty, binds the grant's tokens to the DPoP
+	// key with this RFC 7638 SHA-256 thumbprint (base64url), and the token
+	// type is DPoP.
+	DPoPKeyThumbprint string
+}
+
+// IssueToken creates a new grant as described by g and returns its first
+// token, ready for a client to use. Expiry is in the caller's frame:
+// time.Now() plus the time the access token has left on the server's clock.
+func (s *Server) IssueToken(g Grant) *authtransport.Token {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	if g.AuthTime.IsZero() {
+		g.AuthTime = now
+	}
+	gr := &grant{grantType: "test", scope: g.Scope, acr: g.ACR, authTime: g.AuthTime, jkt: g.DPoPKeyThumbprint}
+	s.grants = append(s.grants, gr)
+	lifetime := s.lifetime
+	if g.Expired {
+		lifetime = -time.Minute
+	}
+	return s.issueLocked(gr, g.Scope, gr.jkt, lifetime, !g.NoRefreshToken)
+}
+
+// NewToken issues a fresh grant with default settings and returns its
+// token: a valid access token, a refresh token and the expiry.
+func (s *Server) NewToken() *authtransport.Token {
+	return s.IssueToken(Grant{})
+}
+
+// NewExpiredToken issues a fresh grant whose access token has already
+// expired, with a valid refresh token, so a client must refresh first.
+func (s *Server) NewExpiredToken() *authtransport.Token {
+	return s.IssueToken(Grant{Expired: true})
+}
+
+// issueLocked issues an access token (and a refresh token when withRefresh)
+// for gr. s.mu must be held.
+func (s *Server) issueLocked(gr *grant, scope, jkt string, lifetime time.Duration, withRefresh bool) *authtransport.Token {
+	at := randomString(32)
+	s.access[at] = &accessToken{grant: gr, expiry: s.now().Add(lifetime), scope: scope, jkt: jkt}
+	tok := &authtransport.Token{
+		AccessToken: at,
+		TokenType:   authtransport.TokenTypeBearer,
+		Expiry:      time.Now().Add(lifetime).Round(0),
+		Scope:       scope,
+	}
+	if jkt != "" {
+		tok.TokenType = authtransport.TokenTypeDPoP
+	}
+	if withRefresh {
+		rt := randomString(32)
+		s.refresh[rt] = &refreshToken{grant: gr}
+		tok.RefreshToken = rt
+	}
+	return tok
+}
+
+// SetNow makes the server read time from now, for example a [Clock]'s Now
+// method. Token expiry, step-up max_age and the DPoP nonce schedule follow
+// it; DPoP proof iat checks use the real time. A nil now restores
+// time.Now.
+func (s *Server) SetNow(now func() time.Time) {
+	if now == nil {
+		now = time.Now
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.now = now
+}
+
+// SetAccessTokenLifetime sets how long access tokens issued from now on
+// live. A zero or negative d issues tokens that are already expired.
+func (s *Server) SetAccessTokenLifetime(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lifetime = d
+}
+
+// SetRotateRefreshTokens sets whether a refresh issues a new refresh token
+// and retires the one presented (on by default). When off, a refresh returns
+// the same refresh token and it can be used again.
+func (s *Server) SetRotateRefreshTokens(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rotate = on
+}
+
+// SetReuseDetection sets whether presenting a retired refresh token revokes
+// the whole grant, its access and refresh tokens (on by default). Either
+// way the request fails with invalid_grant and counts in
+// [Stats.RefreshTokenReuse].
+func (s *Server) SetReuseDetection(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reuseDetection = on
+}
+
+// SetTokenDelay makes the token endpoint wait d before answering each
+// request. Zero turns the delay off.
+func (s *Server) SetTokenDelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokenDelay = d
+}
+
+// RevokeAccessTokens revokes every access token issued so far. Refresh
+// tokens stay valid, so a client recovers by refreshing.
+func (s *Server) RevokeAccessTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, at := range s.access {
+		at.revoked = true
+	}
+}
+
+// RevokeGrant revokes every grant issued so far, with all their access and
+// refresh tokens, so the client must log in again. Grants issued afterwards
+// are not affected.
+func (s *Server) RevokeGrant() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, g := range s.grants {
+		g.revoked = true
+	}
+}
+
+// RevokeGrantOf revokes the grant that issued tok (matched by its access or
+// refresh token), with all its tokens. It reports whether it found one.
+func (s *Server) RevokeGrantOf(tok *authtransport.Token) bool {
+	if tok == nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if at, ok := s.access[tok.AccessToken]; ok {
+		at.grant.revoked = true
+		return true
+	}
+	if rt, ok := s.refresh[tok.RefreshToken]; ok {
+		rt.grant.revoked = true
+		return true
+	}
+	return false
+}
+
+// wait blocks for d, or until the request ends or the server closes. It
+// reports whether the full delay elapsed.
+func (s *Server) wait(r *http.Request, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+	case <-s.done:
+	}
+	return false
+}
+
+// randomString returns n random bytes, base64url encoded without padding.
+func randomString(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return base64.RawURLEncoding.EncodeToString(b)
+}
