@@ -1,0 +1,555 @@
+package authtransport
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofrs/flock"
+)
+
+// fileFormatVersion is the version of the token file format that FileStore
+// reads and writes.
+const fileFormatVersion = 1
+
+const (
+	// maxTokenFileSize bounds how much of a token file Load reads; a
+	// real token file is a few kilobytes at most.
+	maxTokenFileSize = 1 << 20
+	// lockRetryDelay is how often Lock polls the file lock while another
+	// process holds it.
+	lockRetryDelay = 5 * time.Millisecond
+	// staleTempAge is the age after which NewFileStore removes a temporary
+	// file that a crashed writer left behind.
+	staleTempAge = time.Hour
+)
+
+// FileStore is a [LockingStore] that keeps one token in a JSON file, for
+// command-line tools and other programs of which a user may run several
+// copies at once. Create one with [NewFileStore]; the zero value is not
+// usable. A FileStore is safe for concurrent use by multiple goroutines, and
+// several processes may use the same file at once.
+//
+// # File format and writes
+//
+// The file holds {"version":1,"token":{...}}, the token encoded with the JSON
+// field names of [Token]. It is created with mode 0600, and its directory
+// with mode 0700 when NewFileStore has to create it. Every Save is atomic: it
+// writes a temporary file in the same directory, syncs it, renames it over the
+// token file and syncs the directory, so a crash or a full disk leaves either
+// the previous token or the new one, never a partial or empty file. Because
+// the file is replaced by a rename, a symbolic link at the path is replaced by
+// a regular file.
+//
+// # Files it refuses
+//
+// Load never guesses. A missing file is [ErrNoToken]. A file that other users
+// may read or write (any permission bit outside 0600) is refused with a
+// [*FileModeError], the way ssh refuses a private key with loose permissions,
+// since the token in it must be treated as exposed; saving a new token (for
+// example by logging in again) replaces it with a 0600 file. A file that is
+// empty or does not parse is a [*CorruptFileError], a file written by a newer
+// version of this package is a [*FileVersionError], and a file that cannot be
+// opened or read is a [*FileAccessError]. These checks do not apply on
+// Windows, where the permission bits do not describe who may read a file.
+//
+// A file that is not a token this version understands is never silently
+// overwritten: before Load reports it, and again before Save replaces it, a
+// copy is kept next to it as <path>.corrupt-<time>-<random> (once per
+// content), and the error names the copy. Save refuses to replace a file it
+// cannot read, since it could not keep a copy.
+//
+// # Locking
+//
+// Lock takes an exclusive lock on a separate file, <path>.lock, which is
+// never removed. The lock spans processes (flock(2) on Unix, LockFileEx on
+// Windows); the operating system releases it when the holding process dies.
+// It also excludes the goroutines of one process from each other. A
+// [Transport] refreshes under this lock, so that a rotating refresh token is
+// used once even when several processes find the token expired at the same
+// moment.
+//
+// # Caching
+//
+// FileStore itself does not cache: each Load reads the file. A [Transport]
+// keeps its current token in memory and loads it on first use and when the
+// token is expired or rejected, so it picks up a token that another process
+// refreshed at that point at the latest, without touching the file on every
+// request.
+type FileStore struct {
+	path string
+	lock *flock.Flock
+	// sem is a semaphore of one, held by the goroutine that holds or waits
+	// for lock: a flock.Flock reports success to a second TryLock of the
+	// same process, so it does not exclude goroutines by itself.
+	sem chan struct{}
+
+	// Test seams; nil means the real operation.
+	open       func(name string) (*os.File, error) // opens the token file for reading
+	afterWrite func(tmp string) error              // runs after the temporary file is synced, before the rename
+}
+
+var _ LockingStore = (*FileStore)(nil)
+
+// NewFileStore returns a FileStore that keeps its token in the file at path.
+// The file need not exist. NewFileStore creates the file's directory with mode
+// 0700 when it is missing, and removes temporary files that a writer killed
+// more than an hour ago left behind. A relative path is made absolute, so a
+// later change of working directory does not move the store.
+func NewFileStore(path string) (*FileStore, error) {
+	if path == "" {
+		return nil, errors.New("authtransport: file store needs a path")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("authtransport: file store path: %w", err)
+	}
+	if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
+		return nil, &FileAccessError{Op: "open", Path: abs, Err: errors.New("is a directory")}
+	}
+	dir := filepath.Dir(abs)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, &FileAccessError{Op: "create directory", Path: dir, Err: unwrapPathError(err)}
+	}
+	s := &FileStore{
+		path: abs,
+		lock: flock.New(abs+".lock", flock.SetPermissions(0o600)),
+		sem:  make(chan struct{}, 1),
+	}
+	s.removeStaleTemps(time.Now())
+	return s, nil
+}
+
+// Path returns the absolute path of the token file.
+func (s *FileStore) Path() string { return s.path }
+
+// Load returns the token in the file. It returns an error wrapping
+// [ErrNoToken] when the file does not exist, and a [*FileModeError],
+// [*CorruptFileError], [*FileVersionError] or [*FileAccessError] when the
+// file exists but cannot be used; see [FileStore] for when each applies.
+func (s *FileStore) Load(ctx context.Context) (*Token, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	data, mode, err := s.read()
+	if err != nil {
+		return nil, err
+	}
+	if looseMode(mode) {
+		return nil, &FileModeError{Path: s.path, Mode: mode.Perm()}
+	}
+	tok, ferr := decodeTokenFile(data)
+	if ferr != nil {
+		return nil, s.reportBadFile(data, ferr)
+	}
+	return tok, nil
+}
+
+// Save replaces the token in the file atomically. Save(ctx, nil) removes the
+// token file, after which Load returns [ErrNoToken]. If the existing file is
+// not a token this version understands, Save first keeps a copy of it (see
+// [FileStore]); if it cannot read the existing file or keep the copy, it
+// returns an error and leaves the file as it was.
+//
+// Save does not take the lock; a caller that reads, refreshes and saves
+// holds it around all three.
+func (s *FileStore) Save(ctx context.Context, tok *Token) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := s.keepBadFile(); err != nil {
+		return err
+	}
+	if tok == nil {
+		return s.remove()
+	}
+	data, err := json.MarshalIndent(tokenFile{Version: fileFormatVersion, Token: tok}, "", "  ")
+	if err != nil {
+		// Only a Token with an unencodable time gets here; the message
+		// of a json error does not include the secrets.
+		return fmt.Errorf("authtransport: encode token: %w", err)
+	}
+	return s.writeAtomic(append(data, '\n'))
+}
+
+// Lock blocks until the caller holds the store's lock or ctx ends; waiting
+// for another goroutine of this process and waiting for another process both
+// honour ctx. unlock releases the lock; calling it more than once is
+// harmless. The lock is held on the file <path>.lock and released by the
+// operating system if the process dies while holding it.
+func (s *FileStore) Lock(ctx context.Context) (unlock func(), err error) {
+	select {
+	case s.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("authtransport: waiting for token file lock: %w", ctx.Err())
+	}
+	ok, err := s.lock.TryLockContext(ctx, lockRetryDelay)
+	if !ok || err != nil {
+		<-s.sem
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, fmt.Errorf("authtransport: waiting for token file lock: %w", ctxErr)
+		}
+		if err == nil {
+			err = errors.New("lock not acquired")
+		}
+		return nil, &FileAccessError{Op: "lock", Path: s.lock.Path(), Err: unwrapPathError(err)}
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			// An error here leaves nothing to do: the descriptor is
+			// closed either way on the next lock attempt, and the
+			// lock dies with the process at the latest.
+			_ = s.lock.Unlock()
+			<-s.sem
+		})
+	}, nil
+}
+
+// tokenFile is the JSON layout of a token file.
+type tokenFile struct {
+	Version int    `json:"version"`
+	Token   *Token `json:"token"`
+}
+
+// badFileError describes why a token file cannot be used, before it is turned
+// into the exported error that names the file and its copy.
+type badFileError struct {
+	version int    // an unsupported version number, or 0
+	reason  string // why the file is corrupt, when version is 0
+}
+
+func (e *badFileError) Error() string { return e.reason }
+
+// read returns the contents and mode of the token file.
+func (s *FileStore) read() ([]byte, fs.FileMode, error) {
+	open := s.open
+	if open == nil {
+		open = os.Open
+	}
+	f, err := open(s.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, 0, fmt.Errorf("authtransport: no token file at %s: %w", s.path, ErrNoToken)
+	}
+	if err != nil {
+		return nil, 0, &FileAccessError{Op: "open", Path: s.path, Err: unwrapPathError(err)}
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, 0, &FileAccessError{Op: "stat", Path: s.path, Err: unwrapPathError(err)}
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, 0, &FileAccessError{Op: "open", Path: s.path, Err: errors.New("not a regular file")}
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxTokenFileSize+1))
+	if err != nil {
+		return nil, 0, &FileAccessError{Op: "read", Path: s.path, Err: unwrapPathError(err)}
+	}
+	return data, fi.Mode(), nil
+}
+
+// decodeTokenFile parses a token file. Its errors describe the problem
+// without quoting the file, which holds secrets.
+func decodeTokenFile(data []byte) (*Token, *badFileError) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, &badFileError{reason: "file is empty"}
+	}
+	if len(data) > maxTokenFileSize {
+		return nil, &badFileError{reason: fmt.Sprintf("file is larger than %d bytes", maxTokenFileSize)}
+	}
+	var head struct {
+		Version *int            `json:"version"`
+		Token   json.RawMessage `json:"token"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return nil, &badFileError{reason: describeJSONError(err)}
+	}
+	switch {
+	case head.Version == nil:
+		return nil, &badFileError{reason: "no version field"}
+	case *head.Version != fileFormatVersion:
+		return nil, &badFileError{version: *head.Version}
+	case len(head.Token) == 0 || string(head.Token) == "null":
+		return nil, &badFileError{reason: "no token"}
+	}
+	var tok Token
+	if err := json.Unmarshal(head.Token, &tok); err != nil {
+		return nil, &badFileError{reason: describeJSONError(err)}
+	}
+	return &tok, nil
+}
+
+// describeJSONError says what is wrong with a JSON document without quoting
+// it: the messages of some encoding/json and time errors include part of the
+// input.
+func describeJSONError(err error) string {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return fmt.Sprintf("invalid JSON at byte %d", syntax.Offset)
+	case errors.As(err, &typ) && typ.Field != "":
+		return fmt.Sprintf("field %q is not a JSON %s", typ.Field, typ.Type.Kind())
+	case errors.As(err, &typ):
+		return fmt.Sprintf("JSON %s where an object was expected", typ.Value)
+	}
+	return "invalid field value"
+}
+
+// reportBadFile keeps a copy of a file that Load cannot use and returns the
+// error that names the file and the copy.
+func (s *FileStore) reportBadFile(data []byte, bad *badFileError) error {
+	backup, backupErr := s.keepCopy(data)
+	if bad.version != 0 {
+		return &FileVersionError{Path: s.path, Version: bad.version, Backup: backup}
+	}
+	e := &CorruptFileError{Path: s.path, Reason: bad.reason, Backup: backup}
+	if backupErr != nil {
+		e.Reason += " (no copy kept: " + backupErr.Error() + ")"
+	}
+	return e
+}
+
+// keepBadFile keeps a copy of the current token file if it exists and is not
+// a token this version understands. It returns an error when the file exists
+// but cannot be read or copied, so that Save leaves it alone.
+func (s *FileStore) keepBadFile() error {
+	data, _, err := s.read()
+	if errors.Is(err, ErrNoToken) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, bad := decodeTokenFile(data); bad == nil {
+		return nil
+	}
+	if _, err := s.keepCopy(data); err != nil {
+		return &FileAccessError{Op: "keep copy of", Path: s.path, Err: err}
+	}
+	return nil
+}
+
+const corruptInfix = ".corrupt-"
+
+// keepCopy writes data next to the token file as <path>.corrupt-<time>-<random>
+// unless a copy with the same content is already there, and returns the
+// copy's path. An empty file has nothing worth keeping: it returns "".
+func (s *FileStore) keepCopy(data []byte) (string, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return "", nil
+	}
+	dir, base := filepath.Split(s.path)
+	if entries, err := os.ReadDir(dir); err == nil {
+		for _, e := range entries {
+			if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), base+corruptInfix) {
+				continue
+			}
+			name := filepath.Join(dir, e.Name())
+			if old, err := os.ReadFile(name); err == nil && bytes.Equal(old, data) {
+				return name, nil
+			}
+		}
+	}
+	stamp := time.Now().UTC().Format("20060102T150405Z")
+	f, err := os.CreateTemp(dir, base+corruptInfix+stamp+"-*")
+	if err != nil {
+		return "", unwrapPathError(err)
+	}
+	name := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = syncDir(dir)
+	}
+	if err != nil {
+		_ = os.Remove(name)
+		return "", unwrapPathError(err)
+	}
+	return name, nil
+}
+
+const tempInfix = ".tmp-"
+
+// writeAtomic replaces the token file with data: temporary file in the same
+// directory, fsync, rename, fsync of the directory. On failure before the
+// rename the old file is untouched and the temporary file is removed.
+func (s *FileStore) writeAtomic(data []byte) (err error) {
+	dir, base := filepath.Split(s.path)
+	f, err := os.CreateTemp(dir, base+tempInfix+"*")
+	if err != nil {
+		return &FileAccessError{Op: "write", Path: s.path, Err: unwrapPathError(err)}
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			_ = os.Remove(tmp)
+		}
+	}()
+	// os.CreateTemp creates the file with mode 0600; Chmod makes sure a
+	// platform default or ACL inheritance did not widen it.
+	err = f.Chmod(0o600)
+	if errors.Is(err, errors.ErrUnsupported) {
+		err = nil
+	}
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && s.afterWrite != nil {
+		err = s.afterWrite(tmp)
+	}
+	if err == nil {
+		err = os.Rename(tmp, s.path)
+	}
+	if err != nil {
+		return &FileAccessError{Op: "write", Path: s.path, Err: unwrapPathError(err)}
+	}
+	if err := syncDir(dir); err != nil {
+		return &FileAccessError{Op: "sync directory of", Path: s.path, Err: unwrapPathError(err)}
+	}
+	return nil
+}
+
+// remove deletes the token file, which is not an error when it is missing.
+func (s *FileStore) remove() error {
+	err := os.Remove(s.path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return &FileAccessError{Op: "remove", Path: s.path, Err: unwrapPathError(err)}
+	}
+	if err := syncDir(filepath.Dir(s.path)); err != nil {
+		return &FileAccessError{Op: "sync directory of", Path: s.path, Err: unwrapPathError(err)}
+	}
+	return nil
+}
+
+// removeStaleTemps removes temporary files of this store older than
+// staleTempAge: a writer killed between creating and renaming its temporary
+// file leaves it behind. Younger ones may belong to a Save in progress.
+func (s *FileStore) removeStaleTemps(now time.Time) {
+	dir, base := filepath.Split(s.path)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), base+tempInfix) {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && now.Sub(fi.ModTime()) > staleTempAge {
+			_ = os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// unwrapPathError returns the cause of an [*fs.PathError] or
+// [*os.LinkError], whose path the FileStore errors already name.
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
+	}
+	return err
+}
+
+// CorruptFileError is returned by [FileStore.Load] for a token file that is
+// empty or cannot be parsed. The file is left in place; a copy of it is kept
+// at Backup before anything replaces it.
+type CorruptFileError struct {
+	// Path is the token file.
+	Path string
+	// Reason says what is wrong, without quoting the file's contents.
+	Reason string
+	// Backup is the copy of the file, or "" when the file was empty or the
+	// copy could not be written.
+	Backup string
+}
+
+func (e *CorruptFileError) Error() string {
+	msg := "authtransport: token file " + e.Path + " is corrupt: " + e.Reason
+	if e.Backup != "" {
+		msg += " (copy kept at " + e.Backup + ")"
+	}
+	return msg
+}
+
+// FileVersionError is returned by [FileStore.Load] for a token file written
+// in a format version that this package does not know, typically by a newer
+// version of it. A copy of the file is kept at Backup before anything
+// replaces it.
+type FileVersionError struct {
+	// Path is the token file.
+	Path string
+	// Version is the format version found in the file.
+	Version int
+	// Backup is the copy of the file, or "" when it could not be written.
+	Backup string
+}
+
+func (e *FileVersionError) Error() string {
+	msg := fmt.Sprintf("authtransport: token file %s has format version %d, this program reads version %d", e.Path, e.Version, fileFormatVersion)
+	if e.Backup != "" {
+		msg += " (copy kept at " + e.Backup + ")"
+	}
+	return msg
+}
+
+// FileModeError is returned by [FileStore.Load] for a token file that users
+// other than its owner may read or write. The token in it must be considered
+// exposed; the file is left as it is. Saving a new token replaces it with a
+// file of mode 0600.
+type FileModeError struct {
+	// Path is the token file.
+	Path string
+	// Mode is the file's permission bits.
+	Mode fs.FileMode
+}
+
+func (e *FileModeError) Error() string {
+	return fmt.Sprintf("authtransport: token file %s has mode %#o, refusing to use it: it must not be accessible by others (chmod 600 it, or log in again)", e.Path, uint32(e.Mode.Perm()))
+}
+
+// FileAccessError is returned by [FileStore] when the operating system does
+// not let it open, read, write or lock a file. It unwraps to the operating
+// system's error, so errors.Is(err, fs.ErrPermission) reports a file the
+// process may not read.
+type FileAccessError struct {
+	// Op is the operation that failed, such as "open", "read", "write" or
+	// "lock".
+	Op string
+	// Path is the file concerned.
+	Path string
+	// Err is the cause.
+	Err error
+}
+
+func (e *FileAccessError) Error() string {
+	return "authtransport: " + e.Op + " token file " + e.Path + ": " + e.Err.Error()
+}
+
+// Unwrap returns the cause.
+func (e *FileAccessError) Unwrap() error { return e.Err }
