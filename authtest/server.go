@@ -130,7 +130,6 @@ func NewServer() *Server {
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		close(s.done)
-		s.ts.CloseClientConnections()
 		s.ts.Close()
 	})
 }

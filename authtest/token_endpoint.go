@@ -60,11 +60,14 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 
 	if !s.wait(r, delay) {
 		s.count(grantType, OutcomeCanceled)
-		return
+		panic(http.ErrAbortHandler) // drop the connection without an answer
 	}
 	if faulty {
 		if done, outcome := s.applyFault(w, r, fault); done {
 			s.count(grantType, outcome)
+			if outcome == OutcomeCanceled {
+				panic(http.ErrAbortHandler)
+			}
 			return
 		}
 	}
