@@ -3,25 +3,35 @@ package authtransport
 import (
 	"strconv"
 	"strings"
-	"time"
 )
 
-// PLACEHOLDER: replaced by the full RFC 9110 parser (issue 3).
-
-// Param is one auth-param of a challenge, its value unquoted.
+// Param is one auth-param of a [Challenge]: its name as the server wrote it
+// and its value, unquoted and unescaped when it was a quoted-string.
 type Param struct {
 	Name  string
 	Value string
 }
 
-// Challenge is one challenge of a WWW-Authenticate or Proxy-Authenticate field.
+// Challenge is one challenge of a WWW-Authenticate or Proxy-Authenticate
+// field (RFC 9110 §11.2–11.3). A challenge carries either a Token68 or a
+// list of Params, never both.
+//
+// The strings of a parsed Challenge are substrings of the parsed field
+// values, except for values that had to be unescaped.
 type Challenge struct {
-	Scheme  string
+	// Scheme is the auth-scheme as the server spelled it; schemes are
+	// case-insensitive, so compare with [Challenge.IsScheme].
+	Scheme string
+	// Token68 is the token68 form of the challenge's data, padding included,
+	// or empty.
 	Token68 string
-	Params  []Param
+	// Params are the auth-params in the order the server sent them, each
+	// name at most once (case-insensitively), or nil.
+	Params []Param
 }
 
-// Param returns the value of the named parameter, compared case-insensitively.
+// Param returns the value of the named parameter, whose name is compared
+// case-insensitively, and whether the challenge has it.
 func (c Challenge) Param(name string) (string, bool) {
 	for _, p := range c.Params {
 		if strings.EqualFold(p.Name, name) {
@@ -31,42 +41,606 @@ func (c Challenge) Param(name string) (string, bool) {
 	return "", false
 }
 
-// ParseChallenges parses WWW-Authenticate field values.
-func ParseChallenges(fieldValues ...string) ([]Challenge, error) {
-	var out []Challenge
-	for _, v := range fieldValues {
-		scheme, rest, _ := strings.Cut(strings.TrimSpace(v), " ")
-		c := Challenge{Scheme: scheme}
-		for _, kv := range strings.Split(rest, ",") {
-			k, val, ok := strings.Cut(strings.TrimSpace(kv), "=")
-			if ok {
-				c.Params = append(c.Params, Param{k, strings.Trim(val, `"`)})
-			}
+// IsScheme reports whether the challenge's auth-scheme is scheme, compared
+// case-insensitively as RFC 9110 §11.1 requires.
+func (c Challenge) IsScheme(scheme string) bool {
+	return strings.EqualFold(c.Scheme, scheme)
+}
+
+// String returns the challenge in a canonical form: the scheme, then either
+// the token68 or every parameter as name="value" (always a quoted-string,
+// with '"' and '\' escaped), separated by ", ". Parsing the result with
+// [ParseChallenges] gives back the same challenge. That holds for every
+// challenge ParseChallenges returns; a Challenge built by hand must have a
+// token scheme and names, a valid token68, and values without control
+// characters other than HTAB. When both Token68 and Params are set, only
+// Token68 is written.
+func (c Challenge) String() string {
+	n := len(c.Scheme) + 1 + len(c.Token68)
+	for _, p := range c.Params {
+		n += len(p.Name) + len(p.Value) + 5
+	}
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteString(c.Scheme)
+	if c.Token68 != "" {
+		b.WriteByte(' ')
+		b.WriteString(c.Token68)
+		return b.String()
+	}
+	for i, p := range c.Params {
+		if i == 0 {
+			b.WriteByte(' ')
+		} else {
+			b.WriteString(", ")
 		}
-		out = append(out, c)
+		b.WriteString(p.Name)
+		b.WriteString(`="`)
+		for j := 0; j < len(p.Value); j++ {
+			if ch := p.Value[j]; ch == '"' || ch == '\\' {
+				b.WriteByte('\\')
+			}
+			b.WriteByte(p.Value[j])
+		}
+		b.WriteByte('"')
+	}
+	return b.String()
+}
+
+// ChallengeParseError is the error [ParseChallenges] returns when some part
+// of the field values is malformed. It lists every problem found; the
+// well-formed challenges around them are still returned.
+type ChallengeParseError struct {
+	// Problems holds at least one problem, in input order.
+	Problems []ChallengeProblem
+}
+
+// ChallengeProblem is one malformed part of the field values given to
+// [ParseChallenges].
+type ChallengeProblem struct {
+	// Line is the index, counted from 0, of the field line (argument of
+	// ParseChallenges) in which the problem is.
+	Line int
+	// Offset is the byte offset, counted from 0, of the problem in that line.
+	Offset int
+	// Scheme is the auth-scheme of the challenge that was dropped because
+	// of this problem, or empty when the problem lies outside any challenge
+	// (a stray parameter or junk between challenges) and nothing was dropped.
+	Scheme string
+	// Reason says what was wrong, in a few words.
+	Reason string
+}
+
+// Error describes the first problem and how many others there are. It
+// quotes no part of the input.
+func (e *ChallengeParseError) Error() string {
+	if len(e.Problems) == 0 {
+		return "authtransport: malformed challenge"
+	}
+	p := e.Problems[0]
+	var b strings.Builder
+	b.WriteString("authtransport: malformed challenge at field line ")
+	b.WriteString(strconv.Itoa(p.Line + 1))
+	b.WriteString(", byte ")
+	b.WriteString(strconv.Itoa(p.Offset))
+	b.WriteString(": ")
+	b.WriteString(p.Reason)
+	if n := len(e.Problems) - 1; n > 0 {
+		b.WriteString(" (and ")
+		b.WriteString(strconv.Itoa(n))
+		b.WriteString(" more)")
+	}
+	return b.String()
+}
+
+// Reasons found in [ChallengeProblem.Reason].
+const (
+	reasonJunk            = "expected an auth-scheme or an auth-param"
+	reasonStrayParam      = "auth-param not inside a challenge that takes auth-params"
+	reasonNoSpace         = "auth-scheme not followed by a space"
+	reasonWantParam       = "expected an auth-param or a token68"
+	reasonWantEquals      = "expected \"=\" after the auth-param name"
+	reasonWantValue       = "expected a token or a quoted-string as the auth-param value"
+	reasonWantComma       = "expected \",\" after the auth-param"
+	reasonDuplicate       = "auth-param name repeated in one challenge"
+	reasonBadQuotedChar   = "control character in a quoted-string"
+	reasonUnterminatedStr = "unterminated quoted-string"
+)
+
+// ParseChallenges parses the field lines of a WWW-Authenticate or
+// Proxy-Authenticate header (for example [net/http.Header.Values]) into
+// their challenges, following RFC 9110 §11.2–11.3 and the list rules of
+// §5.6: several lines mean the same as one line made by joining them with
+// ", ".
+//
+// Every well-formed challenge is returned, in order. A malformed part makes
+// the challenge it belongs to be dropped, is recorded in the returned
+// *[ChallengeParseError], and parsing goes on at the next challenge, so a
+// bad challenge does not hide a good one. When nothing is malformed the
+// error is nil. The result is nil when there are no challenges.
+//
+// Parsing is zero-copy where it can be: schemes, names, token68 and values
+// are substrings of fieldValues unless a value contained a quoted-pair (or a
+// quoted-string spanned two field lines). Work and memory are linear in the
+// total length of fieldValues.
+func ParseChallenges(fieldValues ...string) ([]Challenge, error) {
+	if len(fieldValues) == 0 {
+		return nil, nil
+	}
+	// Stack buffers: a typical header fits, so the only allocations are the
+	// two exact-size slices returned. They stay on the stack because the
+	// parser's methods take and return the output by value and never store
+	// it behind a pointer.
+	var chalBuf [4]pendingChallenge
+	var paramBuf [16]Param
+	p := challengeParser{lines: fieldValues, s: fieldValues[0]}
+	o := p.run(parseOutput{chals: chalBuf[:0], params: paramBuf[:0]})
+	out := o.result()
+	if len(p.problems) > 0 {
+		return out, &ChallengeParseError{Problems: p.problems}
 	}
 	return out, nil
 }
 
-// PLACEHOLDER vocabulary, replaced by the parser task (issue 3).
+// pendingChallenge is a challenge whose params are params[first:last] of
+// a parseOutput.
+type pendingChallenge struct {
+	scheme, token68 string
+	first, last     int
+}
 
+// parseOutput is what a challengeParser has produced so far. The parser
+// passes it by value and never stores it behind a pointer, so that it can
+// live in stack buffers (problems, which are rare, live in the parser).
+type parseOutput struct {
+	chals  []pendingChallenge
+	params []Param
+}
+
+// result returns the kept challenges in two exact-size allocations.
+func (o *parseOutput) result() []Challenge {
+	if len(o.chals) == 0 {
+		return nil
+	}
+	out := make([]Challenge, len(o.chals))
+	var params []Param
+	if len(o.params) > 0 {
+		params = make([]Param, len(o.params))
+		copy(params, o.params)
+	}
+	for k, c := range o.chals {
+		out[k] = Challenge{Scheme: c.scheme, Token68: c.token68}
+		if c.last > c.first {
+			out[k].Params = params[c.first:c.last:c.last]
+		}
+	}
+	return out
+}
+
+// dupMapThreshold is the number of params in one challenge from which
+// duplicates are found with a map instead of a linear scan, so that a
+// challenge with n params costs O(n), not O(n²).
+const dupMapThreshold = 8
+
+// challengeParser is a single-pass parser over the field lines.
+//
+// Why the work is linear: every loop advances i (or moves to the next line)
+// and never moves it back, with bounded exceptions. Looking ahead from a
+// token to decide between an auth-param ("name BWS =") and a new challenge,
+// and from a token68 candidate to decide between token68 and an
+// auth-param, scans a token and the whitespace after it, which the branch
+// taken scans once more; recovery stops at a new challenge's scheme, which
+// is then scanned again. So each byte is looked at a constant number of
+// times. Duplicate names are found with a scan of fewer than
+// dupMapThreshold earlier params, then with a map. Nothing calls back into
+// an earlier position, and recursion is at most three calls deep.
+type challengeParser struct {
+	lines []string
+	li    int    // index of the current line
+	s     string // lines[li]
+	i     int    // offset in s
+
+	cur         pendingChallenge    // the open challenge, if open
+	open        bool                // whether cur is open
+	takesParams bool                // whether cur had 1*SP and no token68: "name=" continues it
+	seen        map[string]struct{} // lower-cased param names of cur, once it has many
+
+	problems []ChallengeProblem
+}
+
+// nextLine moves to the start of the next line, which reads as if the
+// lines were joined by ", ". It reports false at the last line.
+func (p *challengeParser) nextLine() bool {
+	if p.li+1 >= len(p.lines) {
+		return false
+	}
+	p.li++
+	p.s = p.lines[p.li]
+	p.i = 0
+	return true
+}
+
+func (p *challengeParser) run(o parseOutput) parseOutput {
+	for p.skipToElement() {
+		o = p.element(o)
+	}
+	return p.closeChallenge(o)
+}
+
+// skipToElement skips OWS, commas (empty list elements) and line ends. It
+// reports false at the end of the input.
+func (p *challengeParser) skipToElement() bool {
+	for {
+		for p.i < len(p.s) {
+			if c := p.s[p.i]; c != ' ' && c != '\t' && c != ',' {
+				return true
+			}
+			p.i++
+		}
+		if !p.nextLine() {
+			return false
+		}
+	}
+}
+
+// element parses one list element: a new challenge, or an auth-param of
+// the open challenge.
+func (p *challengeParser) element(o parseOutput) parseOutput {
+	s, start := p.s, p.i
+	if !isTchar(s[start]) {
+		return p.fail(o, p.li, start, reasonJunk, p.takesParams)
+	}
+	end := scanToken(s, start)
+	j := skipWS(s, end)
+	if j < len(s) && s[j] == '=' {
+		if !p.takesParams {
+			return p.fail(o, p.li, start, reasonStrayParam, false)
+		}
+		p.i = j + 1
+		return p.param(o, start, end)
+	}
+	return p.challenge(o, start, end)
+}
+
+// challenge opens the challenge whose auth-scheme is s[start:end] and
+// parses its token68 or first auth-param.
+func (p *challengeParser) challenge(o parseOutput, start, end int) parseOutput {
+	o = p.closeChallenge(o)
+	s := p.s
+	p.cur = pendingChallenge{scheme: s[start:end], first: len(o.params)}
+	p.open, p.takesParams, p.seen = true, false, nil
+
+	i := end
+	for i < len(s) && s[i] == ' ' {
+		i++
+	}
+	j := skipWS(s, i)
+	if j == len(s) || s[j] == ',' {
+		// The challenge ends here. With 1*SP after the scheme, an empty
+		// auth-param list has begun and later "name=" elements join it.
+		p.takesParams = i > end
+		p.i = j
+		return o
+	}
+	if i == end || j != i {
+		// No space at all, or an HTAB: challenge = auth-scheme [ 1*SP ... ].
+		p.i = i
+		return p.fail(o, p.li, i, reasonNoSpace, true)
+	}
+
+	// token68 = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=",
+	// which only OWS then "," or the end may follow; otherwise this is
+	// #auth-param.
+	k := i
+	for k < len(s) && isToken68Char(s[k]) {
+		k++
+	}
+	if k > i {
+		for k < len(s) && s[k] == '=' {
+			k++
+		}
+		if m := skipWS(s, k); m == len(s) || s[m] == ',' {
+			p.cur.token68 = s[i:k]
+			p.i = m
+			return o
+		}
+	}
+	p.takesParams = true
+	p.i = i
+	if !isTchar(s[i]) {
+		return p.fail(o, p.li, i, reasonWantParam, true)
+	}
+	nameEnd := scanToken(s, i)
+	m := skipWS(s, nameEnd)
+	if m == len(s) || s[m] != '=' {
+		p.i = m
+		return p.fail(o, p.li, m, reasonWantEquals, true)
+	}
+	p.i = m + 1
+	return p.param(o, i, nameEnd)
+}
+
+// param parses an auth-param whose name is p.s[start:end], p.i being just
+// after its "=": BWS ( token / quoted-string ), then OWS and "," or the end.
+func (p *challengeParser) param(o parseOutput, start, end int) parseOutput {
+	nameLine, name := p.li, p.s[start:end]
+	s := p.s
+	i := skipWS(s, p.i)
+	p.i = i
+	var value string
+	switch {
+	case i == len(s):
+		return p.fail(o, p.li, i, reasonWantValue, true)
+	case s[i] == '"':
+		v, bad := p.quotedString(false)
+		if bad.reason != "" {
+			return p.fail(o, bad.line, bad.off, bad.reason, true)
+		}
+		value = v
+	case isTchar(s[i]):
+		p.i = scanToken(s, i)
+		value = s[i:p.i]
+	default:
+		return p.fail(o, p.li, i, reasonWantValue, true)
+	}
+	if p.hasParam(o.params[p.cur.first:], name) {
+		return p.fail(o, nameLine, start, reasonDuplicate, true)
+	}
+	o.params = append(o.params, Param{Name: name, Value: value})
+
+	s = p.s // the quoted-string may have ended on a later line
+	p.i = skipWS(s, p.i)
+	if p.i < len(s) && s[p.i] != ',' {
+		return p.fail(o, p.li, p.i, reasonWantComma, true)
+	}
+	return o
+}
+
+// hasParam reports whether have, the params of the open challenge, has
+// one called name, case-insensitively.
+func (p *challengeParser) hasParam(have []Param, name string) bool {
+	if len(have) < dupMapThreshold {
+		for _, q := range have {
+			if strings.EqualFold(q.Name, name) {
+				return true
+			}
+		}
+		return false
+	}
+	if p.seen == nil {
+		p.seen = make(map[string]struct{}, 2*len(have))
+		for _, q := range have {
+			p.seen[asciiLower(q.Name)] = struct{}{}
+		}
+	}
+	key := asciiLower(name)
+	if _, ok := p.seen[key]; ok {
+		return true
+	}
+	p.seen[key] = struct{}{}
+	return false
+}
+
+// stringProblem locates a malformed quoted-string; reason is empty when
+// the string is well-formed.
+type stringProblem struct {
+	line, off int
+	reason    string
+}
+
+// quotedString scans the quoted-string that starts at p.i and leaves p.i
+// after it (at the end of the input when it is unterminated). A
+// quoted-string left open at the end of a line goes on in the next one
+// after ", ", as in the joined field value. With discard, the value is not
+// built.
+func (p *challengeParser) quotedString(discard bool) (string, stringProblem) {
+	var bad stringProblem
+	s, openLine, open := p.s, p.li, p.i
+	j := open + 1
+	// Fast path: no quoted-pair, and the string ends on this line.
+	for ; j < len(s); j++ {
+		c := s[j]
+		if c == '"' {
+			p.i = j + 1
+			return s[open+1 : j], bad
+		}
+		if c == '\\' {
+			break
+		}
+		if !isQdtext(c) && bad.reason == "" {
+			bad = stringProblem{p.li, j, reasonBadQuotedChar}
+		}
+	}
+	// Slow path: unescape into a copy, maybe across lines.
+	var b strings.Builder
+	if !discard {
+		b.Grow(len(s) - open)
+		b.WriteString(s[open+1 : j])
+	}
+	escaped := false
+	for {
+		if j == len(s) {
+			if !p.nextLine() {
+				p.i = j
+				return "", stringProblem{openLine, open, reasonUnterminatedStr}
+			}
+			// The ", " that joins the lines is part of the string; a
+			// pending backslash escapes its comma.
+			if !discard {
+				b.WriteString(", ")
+			}
+			escaped = false
+			s, j = p.s, 0
+			continue
+		}
+		c := s[j]
+		switch {
+		case escaped:
+			if !isQuotedPairChar(c) && bad.reason == "" {
+				bad = stringProblem{p.li, j, reasonBadQuotedChar}
+			}
+			escaped = false
+		case c == '\\':
+			escaped = true
+			j++
+			continue
+		case c == '"':
+			p.i = j + 1
+			if bad.reason != "" {
+				return "", bad
+			}
+			return b.String(), bad
+		case !isQdtext(c) && bad.reason == "":
+			bad = stringProblem{p.li, j, reasonBadQuotedChar}
+		}
+		if !discard {
+			b.WriteByte(c)
+		}
+		j++
+	}
+}
+
+// closeChallenge keeps the open challenge, if any.
+func (p *challengeParser) closeChallenge(o parseOutput) parseOutput {
+	if p.open {
+		p.cur.last = len(o.params)
+		o.chals = append(o.chals, p.cur)
+		p.open = false
+	}
+	p.takesParams = false
+	return o
+}
+
+// fail records a problem at (line, off). If inside, the problem is part of
+// the open challenge, which is dropped; otherwise the open challenge is
+// kept. Then it skips to the next challenge.
+func (p *challengeParser) fail(o parseOutput, line, off int, reason string, inside bool) parseOutput {
+	prob := ChallengeProblem{Line: line, Offset: off, Reason: reason}
+	if inside && p.open {
+		prob.Scheme = p.cur.scheme
+		o.params = o.params[:p.cur.first]
+		p.open = false
+	}
+	p.problems = append(p.problems, prob)
+	o = p.closeChallenge(o)
+	p.skipToNextChallenge()
+	return o
+}
+
+// skipToNextChallenge skips from p.i to the start of the next list element
+// that begins a challenge (a token not followed by BWS "="), or to the end.
+// Elements of the form name BWS "=" ... belong to the broken challenge and
+// are skipped too. A quoted-string is skipped whole only when it follows
+// "=", so that a stray quote cannot swallow the rest of the field.
+func (p *challengeParser) skipToNextChallenge() {
+	afterEquals := false
+	for {
+		if p.i == len(p.s) {
+			if !p.nextLine() {
+				return
+			}
+		} else {
+			c := p.s[p.i]
+			switch {
+			case c == '"' && afterEquals:
+				p.quotedString(true)
+				afterEquals = false
+				continue
+			case c == ' ' || c == '\t':
+				p.i++
+				continue
+			case c != ',':
+				afterEquals = c == '='
+				p.i++
+				continue
+			}
+		}
+		// At a list element boundary.
+		afterEquals = false
+		if !p.skipToElement() {
+			return
+		}
+		s, start := p.s, p.i
+		if !isTchar(s[start]) {
+			continue
+		}
+		end := scanToken(s, start)
+		j := skipWS(s, end)
+		if j == len(s) || s[j] != '=' {
+			return // a new challenge: p.i is at its scheme
+		}
+		p.i = j + 1
+		afterEquals = true
+	}
+}
+
+// scanToken returns the end of the token that starts at s[i].
+func scanToken(s string, i int) int {
+	for i < len(s) && isTchar(s[i]) {
+		i++
+	}
+	return i
+}
+
+// skipWS returns the offset of the first byte at or after i that is not
+// SP or HTAB.
+func skipWS(s string, i int) int {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+// asciiLower lower-cases a token, which is ASCII; it allocates only when
+// the token has an upper-case letter.
+func asciiLower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			return strings.ToLower(s)
+		}
+	}
+	return s
+}
+
+// Character classes of RFC 9110 as bit sets over ASCII: bit c of lo is set
+// when byte c (< 64) is in the class, bit c-64 of hi when byte c (64..127)
+// is.
 const (
-	SchemeBearer                       = "Bearer"
-	SchemeDPoP                         = "DPoP"
-	CodeInsufficientScope              = "insufficient_scope"
-	CodeInsufficientUserAuthentication = "insufficient_user_authentication"
+	digitsLo = (1<<10 - 1) << '0'
+	upperHi  = (1<<26 - 1) << ('A' - 64)
+	lowerHi  = (1<<26 - 1) << ('a' - 64)
+
+	// tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
+	//         "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
+	tcharLo = digitsLo | 1<<'!' | 1<<'#' | 1<<'$' | 1<<'%' | 1<<'&' | 1<<'\'' |
+		1<<'*' | 1<<'+' | 1<<'-' | 1<<'.'
+	tcharHi = upperHi | lowerHi | 1<<('^'-64) | 1<<('_'-64) | 1<<('`'-64) |
+		1<<('|'-64) | 1<<('~'-64)
+
+	// token68 characters: ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/"
+	token68Lo = digitsLo | 1<<'-' | 1<<'.' | 1<<'+' | 1<<'/'
+	token68Hi = upperHi | lowerHi | 1<<('_'-64) | 1<<('~'-64)
 )
 
-func (c Challenge) IsScheme(s string) bool { return strings.EqualFold(c.Scheme, s) }
-func (c Challenge) ErrorCode() string      { v, _ := c.Param("error"); return v }
-func (c Challenge) ResourceMetadata() string {
-	v, _ := c.Param("resource_metadata")
-	return v
+func inASCIISet(c byte, lo, hi uint64) bool {
+	if c < 64 {
+		return lo>>c&1 != 0
+	}
+	return c < 128 && hi>>(c-64)&1 != 0
 }
-func (c Challenge) Scopes() []string    { v, _ := c.Param("scope"); return strings.Fields(v) }
-func (c Challenge) ACRValues() []string { v, _ := c.Param("acr_values"); return strings.Fields(v) }
-func (c Challenge) MaxAge() (time.Duration, bool) {
-	v, ok := c.Param("max_age")
-	n, err := strconv.Atoi(v)
-	return time.Duration(n) * time.Second, ok && err == nil
+
+func isTchar(c byte) bool { return inASCIISet(c, tcharLo, tcharHi) }
+
+func isToken68Char(c byte) bool { return inASCIISet(c, token68Lo, token68Hi) }
+
+// isQdtext reports whether c is qdtext: HTAB / SP / %x21 / %x23-5B /
+// %x5D-7E / obs-text.
+func isQdtext(c byte) bool {
+	return c == '\t' || (c >= ' ' && c != '"' && c != '\\' && c != 0x7f)
+}
+
+// isQuotedPairChar reports whether c may follow "\" in a quoted-pair:
+// HTAB / SP / VCHAR / obs-text.
+func isQuotedPairChar(c byte) bool {
+	return c == '\t' || (c >= ' ' && c != 0x7f)
 }
