@@ -97,16 +97,23 @@ func (s *Server) nextFaultLocked() (Fault, bool) {
 	return Fault{}, false
 }
 
-// applyFault carries out f on the token endpoint. It reports whether the
-// request was answered (or dropped) and returns the outcome to count; for a
-// delay that ran to its end it returns false so the request proceeds.
-func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f Fault) (done bool, outcome string) {
+// applyFault carries out f on the token endpoint and counts the request
+// under grantType before it answers. It reports whether the request was
+// answered (or dropped); for a delay that ran to its end it returns false
+// without counting, so the request proceeds.
+func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, grantType string, f Fault) bool {
+	outcome := faultOutcome(f.Kind)
+	if f.Kind == FaultDelay {
+		if s.wait(r, f.Delay) {
+			return false
+		}
+		outcome = OutcomeCanceled
+	}
+	// Count first: once answered, the client may read the stats at once.
+	s.count(grantType, outcome)
 	switch f.Kind {
 	case FaultDelay:
-		if !s.wait(r, f.Delay) {
-			return true, OutcomeCanceled
-		}
-		return false, ""
+		panic(http.ErrAbortHandler) // drop the connection without an answer
 	case FaultRateLimit:
 		secs := int((f.RetryAfter + time.Second - 1) / time.Second)
 		if secs <= 0 {
@@ -114,23 +121,34 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f Fault) (do
 		}
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		http.Error(w, "authtest: rate limited", http.StatusTooManyRequests)
-		return true, OutcomeFaultRateLimit
 	case FaultGarbage:
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write([]byte("<html>this is not the JSON you are looking for"))
-		return true, OutcomeFaultGarbage
 	case FaultReset:
 		resetConn(w)
-		return true, OutcomeFaultReset
 	default: // FaultStatus and unknown kinds
 		status := f.Status
 		if status == 0 {
 			status = http.StatusServiceUnavailable
 		}
 		http.Error(w, "authtest: injected failure", status)
-		return true, OutcomeFaultStatus
 	}
+	return true
+}
+
+func faultOutcome(k FaultKind) string {
+	switch k {
+	case FaultRateLimit:
+		return OutcomeFaultRateLimit
+	case FaultGarbage:
+		return OutcomeFaultGarbage
+	case FaultReset:
+		return OutcomeFaultReset
+	case FaultDelay:
+		return OutcomeOK // not counted: the request goes on
+	}
+	return OutcomeFaultStatus
 }
 
 // resetConn hijacks the connection and closes it with SO_LINGER 0, which

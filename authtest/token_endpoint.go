@@ -62,14 +62,8 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		s.count(grantType, OutcomeCanceled)
 		panic(http.ErrAbortHandler) // drop the connection without an answer
 	}
-	if faulty {
-		if done, outcome := s.applyFault(w, r, fault); done {
-			s.count(grantType, outcome)
-			if outcome == OutcomeCanceled {
-				panic(http.ErrAbortHandler)
-			}
-			return
-		}
+	if faulty && s.applyFault(w, r, grantType, fault) {
+		return
 	}
 
 	resp, oerr := s.grantToken(r, formErr)
