@@ -155,8 +155,12 @@ func TestDPoPTokenEndpoint(t *testing.T) {
 		{"htu with a query is compared without it", func() string { return key.proof(t, "POST", tokenURL+"?x=1", "", "", proofOpts{}) }, ""},
 		{"missing", func() string { return "" }, "invalid_dpop_proof"},
 		{"not a JWS", func() string { return "abc.def" }, "invalid_dpop_proof"},
-		{"wrong typ", func() string { return key.proof(t, "POST", tokenURL, "", "", proofOpts{header: map[string]any{"typ": "JWT"}}) }, "invalid_dpop_proof"},
-		{"wrong alg", func() string { return key.proof(t, "POST", tokenURL, "", "", proofOpts{header: map[string]any{"alg": "RS256"}}) }, "invalid_dpop_proof"},
+		{"wrong typ", func() string {
+			return key.proof(t, "POST", tokenURL, "", "", proofOpts{header: map[string]any{"typ": "JWT"}})
+		}, "invalid_dpop_proof"},
+		{"wrong alg", func() string {
+			return key.proof(t, "POST", tokenURL, "", "", proofOpts{header: map[string]any{"alg": "RS256"}})
+		}, "invalid_dpop_proof"},
 		{"private key in jwk", func() string {
 			b, _ := key.priv.PublicKey.Bytes()
 			enc := base64.RawURLEncoding
@@ -181,7 +185,9 @@ func TestDPoPTokenEndpoint(t *testing.T) {
 		{"iat in the future", func() string {
 			return key.proof(t, "POST", tokenURL, "", "", proofOpts{claims: map[string]any{"iat": time.Now().Add(10 * time.Minute).Unix()}})
 		}, "invalid_dpop_proof"},
-		{"no jti", func() string { return key.proof(t, "POST", tokenURL, "", "", proofOpts{claims: map[string]any{"jti": nil}}) }, "invalid_dpop_proof"},
+		{"no jti", func() string {
+			return key.proof(t, "POST", tokenURL, "", "", proofOpts{claims: map[string]any{"jti": nil}})
+		}, "invalid_dpop_proof"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
