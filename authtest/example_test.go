@@ -1,0 +1,76 @@
+package authtest_test
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/d5c4ca72/authtransport"
+	"github.com/d5c4ca72/authtransport/authtest"
+)
+
+// An SDK author tests that their client survives an expired token and a
+// revoked one: the transport refreshes once and resends.
+func Example() {
+	srv := authtest.NewServer()
+	defer srv.Close()
+
+	client := &http.Client{Transport: &authtransport.Transport{
+		Store:     authtransport.NewMemoryStore(srv.NewExpiredToken()),
+		Refresher: authtransport.NewOAuth2Refresher(srv.Config()),
+	}}
+	for range 2 {
+		resp, err := client.Get(srv.ResourceURL("items"))
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		resp.Body.Close()
+		fmt.Println(resp.Status)
+		srv.RevokeAccessTokens() // the server forgets the access token
+	}
+	st := srv.Stats()
+	fmt.Println("refreshes:", st.Refreshes(), "rejected:", st.ResourceRequests[authtest.OutcomeRevokedToken])
+	// Output:
+	// 200 OK
+	// 200 OK
+	// refreshes: 2 rejected: 1
+}
+
+// When the grant is revoked, the client must send the user to log in again;
+// the test checks that it says so with a *LoginRequiredError.
+func ExampleServer_RevokeGrant() {
+	srv := authtest.NewServer()
+	defer srv.Close()
+	client := &http.Client{Transport: &authtransport.Transport{
+		Store:     authtransport.NewMemoryStore(srv.NewToken()),
+		Refresher: authtransport.NewOAuth2Refresher(srv.Config()),
+	}}
+
+	srv.RevokeGrant()
+	_, err := client.Get(srv.ResourceURL("items"))
+	var lre *authtransport.LoginRequiredError
+	fmt.Println(errors.As(err, &lre), errors.Is(err, authtransport.ErrLoginRequired))
+	fmt.Println(srv.Stats().TokenRequests["refresh_token"]["invalid_grant"])
+	// Output:
+	// true true
+	// 1
+}
+
+// A path can demand step-up authentication (RFC 9470); the client learns
+// what to ask the user for.
+func ExampleServer_RequireStepUp() {
+	srv := authtest.NewServer()
+	defer srv.Close()
+	srv.RequireStepUp("/api/payments/", authtest.StepUp{ACRValues: []string{"mfa"}})
+	client := &http.Client{Transport: &authtransport.Transport{
+		Store: authtransport.NewMemoryStore(srv.IssueToken(authtest.Grant{ACR: "pwd"})),
+	}}
+
+	_, err := client.Post(srv.ResourceURL("payments/1"), "application/json", nil)
+	var lre *authtransport.LoginRequiredError
+	if errors.As(err, &lre) {
+		fmt.Println(lre.Reason == authtransport.ReasonStepUp, lre.ACRValues)
+	}
+	// Output: true [mfa]
+}
