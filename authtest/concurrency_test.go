@@ -112,7 +112,7 @@ func TestConcurrentKnobs(t *testing.T) {
 			}
 		},
 		func(i int) { srv.SetTokenDelay(time.Duration(i%2) * time.Millisecond) },
-		func(i int) { srv.FailTokenRequests(1, authtest.Fault{Kind: authtest.FaultKind(1 + i%4)}) },
+		func(i int) { srv.FailTokenRequests(1, authtest.Fault{Kind: authtest.FaultKind(1 + i%6)}) },
 		func(i int) { srv.FailTokenRequestFraction(float64(i%4)/10, authtest.Fault{Kind: authtest.FaultStatus}) },
 		func(i int) { srv.RequireScope("/api/w1", fmt.Sprint("s", i%2)) },
 		func(i int) { srv.RequireStepUp("/api/w2", authtest.StepUp{MaxAge: time.Duration(1+i%2) * time.Hour}) },

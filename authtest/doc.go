@@ -26,7 +26,8 @@
 // controllable clock, required scopes and step-up authentication per path,
 // arbitrary WWW-Authenticate answers per path, DPoP with or without nonces,
 // and faults on the token endpoint (5xx, 429 with Retry-After, garbage,
-// delays, connection resets) for the next N requests or a fraction of them.
+// delays, connection resets, any OAuth error code) for the next N requests
+// or a fraction of them.
 //
 // # Observing
 //

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
 
 	"github.com/d5c4ca72/authtransport/authtest"
 )
@@ -326,4 +327,39 @@ func TestDPoPNonce(t *testing.T) {
 
 	srv.RequireDPoPNonce(false)
 	assert.Equal(t, 200, dpopGet(t, srv, target, "DPoP", tok, key.proof(t, "GET", target, tok, "", proofOpts{})).StatusCode)
+}
+
+func TestDPoPAuthorizationCode(t *testing.T) {
+	srv := newServer(t)
+	key, other := newDPoPKey(t), newDPoPKey(t)
+	cfg := srv.Config()
+	cfg.RedirectURL = "http://127.0.0.1:1/cb"
+	verifier := oauth2.GenerateVerifier()
+	exchange := func(k *dpopKey) (int, map[string]any) {
+		_, q := authorize(t, srv, cfg.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier),
+			oauth2.SetAuthURLParam("dpop_jkt", key.thumbprint())))
+		form := url.Values{"grant_type": {"authorization_code"}, "code": {q.Get("code")},
+			"redirect_uri": {cfg.RedirectURL}, "code_verifier": {verifier}}
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.TokenURL(), strings.NewReader(form.Encode()))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(srv.ClientID, srv.ClientSecret)
+		if k != nil {
+			req.Header.Set("DPoP", k.proof(t, "POST", srv.TokenURL(), "", "", proofOpts{}))
+		}
+		resp, err := srv.Client().Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var m map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&m))
+		return resp.StatusCode, m
+	}
+	for _, k := range []*dpopKey{nil, other} {
+		code, body := exchange(k)
+		assert.Equal(t, 400, code)
+		assert.Equal(t, "invalid_grant", body["error"])
+	}
+	code, body := exchange(key)
+	require.Equal(t, 200, code, "%v", body)
+	assert.Equal(t, "DPoP", body["token_type"])
 }

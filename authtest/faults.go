@@ -24,6 +24,10 @@ const (
 	FaultDelay
 	// FaultReset resets the TCP connection without answering.
 	FaultReset
+	// FaultOAuthError answers with an RFC 6749 §5.2 JSON error whose code
+	// is [Fault.Code] (server_error if empty) and status [Fault.Status]
+	// (400 if zero), whatever the request.
+	FaultOAuthError
 )
 
 // Fault describes how the token endpoint misbehaves for one request.
@@ -37,6 +41,8 @@ type Fault struct {
 	RetryAfter time.Duration
 	// Delay is the wait of a FaultDelay.
 	Delay time.Duration
+	// Code is the error code of a FaultOAuthError.
+	Code string
 }
 
 // faultState is the token endpoint's fault schedule, guarded by Server.mu.
@@ -127,6 +133,12 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, grantType st
 		_, _ = w.Write([]byte("<html>this is not the JSON you are looking for"))
 	case FaultReset:
 		resetConn(w)
+	case FaultOAuthError:
+		oerr := &oauthError{status: f.Status, code: f.Code, description: "injected by the test"}
+		if oerr.code == "" {
+			oerr.code = "server_error"
+		}
+		writeOAuthError(w, oerr)
 	default: // FaultStatus and unknown kinds
 		status := f.Status
 		if status == 0 {
@@ -145,6 +157,8 @@ func faultOutcome(k FaultKind) string {
 		return OutcomeFaultGarbage
 	case FaultReset:
 		return OutcomeFaultReset
+	case FaultOAuthError:
+		return OutcomeFaultOAuthError
 	case FaultDelay:
 		return OutcomeOK // not counted: the request goes on
 	}

@@ -126,6 +126,10 @@ func TestTokenFaults(t *testing.T) {
 		{name: "garbage", fault: authtest.Fault{Kind: authtest.FaultGarbage}, wantStatus: 200, wantBody: "<html>", wantOutcome: authtest.OutcomeFaultGarbage},
 		{name: "delay then normal answer", fault: authtest.Fault{Kind: authtest.FaultDelay, Delay: 50 * time.Millisecond},
 			wantStatus: 200, wantBody: `"access_token"`, wantOutcome: authtest.OutcomeOK},
+		{name: "injected invalid_grant", fault: authtest.Fault{Kind: authtest.FaultOAuthError, Code: "invalid_grant"},
+			wantStatus: 400, wantBody: `"error":"invalid_grant"`, wantOutcome: authtest.OutcomeFaultOAuthError},
+		{name: "injected server_error 500", fault: authtest.Fault{Kind: authtest.FaultOAuthError, Status: 500},
+			wantStatus: 500, wantBody: `"error":"server_error"`, wantOutcome: authtest.OutcomeFaultOAuthError},
 		{name: "connection reset", fault: authtest.Fault{Kind: authtest.FaultReset}, wantErr: true, wantOutcome: authtest.OutcomeFaultReset},
 	}
 	for _, tt := range tests {

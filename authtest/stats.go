@@ -24,6 +24,9 @@ const (
 	// OutcomeFaultReset is a request whose connection an injected
 	// [FaultReset] reset.
 	OutcomeFaultReset = "fault_reset"
+	// OutcomeFaultOAuthError is a request answered by an injected
+	// [FaultOAuthError].
+	OutcomeFaultOAuthError = "fault_oauth_error"
 	// OutcomeCanceled is a request that ended (client gone or server
 	// closed) during an injected delay.
 	OutcomeCanceled = "canceled"
