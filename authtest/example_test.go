@@ -1,9 +1,14 @@
 package authtest_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"time"
+
+	"golang.org/x/oauth2"
 
 	"github.com/d5c4ca72/authtransport"
 	"github.com/d5c4ca72/authtransport/authtest"
@@ -73,4 +78,51 @@ func ExampleServer_RequireStepUp() {
 		fmt.Println(lre.Reason == authtransport.ReasonStepUp, lre.ACRValues)
 	}
 	// Output: true [mfa]
+}
+
+// The token endpoint can fail on demand, here with 429 and Retry-After for
+// the next request only.
+func ExampleServer_FailTokenRequests() {
+	srv := authtest.NewServer()
+	defer srv.Close()
+	srv.FailTokenRequests(1, authtest.Fault{Kind: authtest.FaultRateLimit, RetryAfter: 2 * time.Second})
+	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, srv.Client())
+
+	_, err := srv.ClientCredentialsConfig().Token(ctx)
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		fmt.Println(re.Response.StatusCode, re.Response.Header.Get("Retry-After"))
+	}
+	_, err = srv.ClientCredentialsConfig().Token(ctx)
+	fmt.Println(err, srv.Stats().TokenRequests["client_credentials"])
+	// Output:
+	// 429 2
+	// <nil> map[fault_rate_limit:1 ok:1]
+}
+
+// A CLI logs in with the authorization code grant and PKCE: it listens on
+// loopback, opens the authorization URL (here it GETs it itself, standing in
+// for the browser), and exchanges the code it receives.
+func ExampleServer_Config() {
+	srv := authtest.NewServer()
+	defer srv.Close()
+	codes := make(chan string, 1)
+	callback := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		codes <- r.URL.Query().Get("code")
+		fmt.Fprintln(w, "logged in; you may close this window")
+	}))
+	defer callback.Close()
+
+	cfg := srv.Config()
+	cfg.RedirectURL = callback.URL + "/callback"
+	verifier := oauth2.GenerateVerifier()
+	resp, err := http.Get(cfg.AuthCodeURL("state", oauth2.S256ChallengeOption(verifier)))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	resp.Body.Close()
+	tok, err := cfg.Exchange(context.Background(), <-codes, oauth2.VerifierOption(verifier))
+	fmt.Println(err, tok.Valid(), tok.RefreshToken != "")
+	// Output: <nil> true true
 }

@@ -86,16 +86,20 @@ func (s *Server) ClearRejections() {
 	clear(s.rejections)
 }
 
-// matchPath returns the longest key of rules that matches path.
+// matchPath returns the value of the longest key of rules that matches
+// path: the path itself, or a prefix of it ending in "/".
 func matchPath[V any](rules map[string]V, path string) (V, bool) {
-	var best V
-	bestLen := -1
+	v, _, ok := matchPathKey(rules, path)
+	return v, ok
+}
+
+func matchPathKey[V any](rules map[string]V, path string) (best V, key string, ok bool) {
 	for p, v := range rules {
-		if (p == path || (strings.HasSuffix(p, "/") && strings.HasPrefix(path, p))) && len(p) > bestLen {
-			best, bestLen = v, len(p)
+		if (p == path || (strings.HasSuffix(p, "/") && strings.HasPrefix(path, p))) && (!ok || len(p) > len(key)) {
+			best, key, ok = v, p, true
 		}
 	}
-	return best, bestLen >= 0
+	return best, key, ok
 }
 
 // resourceAnswer is what the resource decided for one request.
@@ -144,15 +148,10 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request) {
 func (s *Server) decide(r *http.Request, scheme, tok string) resourceAnswer {
 	path := r.URL.Path
 	s.mu.Lock()
-	if rej, ok := matchPath(s.rejections, path); ok {
+	if rej, key, ok := matchPathKey(s.rejections, path); ok {
 		if rej.Times > 0 {
-			rej.left--
-			if rej.left <= 0 {
-				for p, v := range s.rejections {
-					if v == rej {
-						delete(s.rejections, p)
-					}
-				}
+			if rej.left--; rej.left <= 0 {
+				delete(s.rejections, key)
 			}
 		}
 		s.mu.Unlock()

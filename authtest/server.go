@@ -30,9 +30,10 @@ const (
 // a loopback address. Create one with [NewServer] and stop it with
 // [Server.Close].
 //
-// All methods are safe for concurrent use, also while requests are being
-// served: a knob turned during a request applies to the requests that reach
-// the affected step afterwards.
+// The zero value is not usable. All methods are safe for concurrent use,
+// also while requests are being served: a knob turned during a request
+// applies to the requests that reach the affected step afterwards. The
+// exported fields are set by NewServer and must not be changed.
 type Server struct {
 	// URL is the server's base URL, "http://127.0.0.1:port", without a
 	// trailing slash.
