@@ -379,3 +379,19 @@ func TestResource(t *testing.T) {
 		assert.Zero(t, srv.Stats().ResourceRequestsTotal())
 	})
 }
+
+func TestRecordedRequestsBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("sends many requests")
+	}
+	srv := newServer(t)
+	for range authtest.MaxRecordedRequests + 1 {
+		resp, err := srv.Client().Get(srv.ResourceURL("x"))
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	reqs := srv.ResourceRequests()
+	assert.Len(t, reqs, authtest.MaxRecordedRequests-authtest.MaxRecordedRequests/10+1)
+	assert.Equal(t, authtest.MaxRecordedRequests+1, srv.Stats().ResourceRequests[authtest.OutcomeNoToken], "counters are not bounded")
+}

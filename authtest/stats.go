@@ -157,7 +157,7 @@ func (s *Server) countTokenLocked(grantType, outcome string) {
 }
 
 // MaxRecordedRequests is how many resource requests [Server.ResourceRequests]
-// keeps; older ones are dropped first.
+// keeps at most. When it is reached, the oldest tenth is dropped.
 const MaxRecordedRequests = 10000
 
 // maxRecordedBody bounds the body bytes kept per recorded request.
@@ -194,7 +194,7 @@ func (s *Server) ResourceRequests() []ResourceRequest {
 func (s *Server) recordLocked(rr ResourceRequest) {
 	s.stats.ResourceRequests[rr.Outcome]++
 	if len(s.requests) >= MaxRecordedRequests {
-		s.requests = slices.Delete(s.requests, 0, len(s.requests)-MaxRecordedRequests+1)
+		s.requests = slices.Delete(s.requests, 0, MaxRecordedRequests/10)
 	}
 	s.requests = append(s.requests, rr)
 }
