@@ -1,0 +1,7 @@
+//go:build race
+
+package authtransport
+
+// raceEnabled is true when the race detector is on; allocation counts are
+// not checked then.
+const raceEnabled = true
