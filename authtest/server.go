@@ -3,6 +3,7 @@ package authtest
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -40,8 +41,13 @@ type Server struct {
 	URL string
 	// ClientID is the identifier of the one client the server knows.
 	ClientID string
-	// ClientSecret is that client's secret, random for each Server.
+	// ClientSecret is that client's secret, random for each Server unless
+	// set between [NewUnstartedServer] and [Server.Start].
 	ClientSecret string
+	// Listener is where the server listens. NewServer sets it to a new
+	// listener on 127.0.0.1 and a free port; with [NewUnstartedServer] the
+	// caller may set it before [Server.Start] (to serve a fixed address).
+	Listener net.Listener
 
 	ts        *httptest.Server
 	done      chan struct{} // closed by Close; ends delays
@@ -98,6 +104,15 @@ type refreshToken struct {
 // rotates refresh tokens, and revokes a grant whose used refresh token is
 // presented again.
 func NewServer() *Server {
+	s := NewUnstartedServer()
+	s.Start()
+	return s
+}
+
+// NewUnstartedServer returns a Server that is not listening yet, so that the
+// caller can set ClientSecret or Listener first. Call [Server.Start], then
+// [Server.Close] when done.
+func NewUnstartedServer() *Server {
 	s := &Server{
 		ClientID:       DefaultClientID,
 		ClientSecret:   randomString(24),
@@ -121,9 +136,23 @@ func NewServer() *Server {
 	mux.HandleFunc("/api/", s.serveResource)
 	mux.HandleFunc("/.well-known/oauth-protected-resource", s.serveResourceMetadata)
 	mux.HandleFunc("/.well-known/oauth-authorization-server", s.serveServerMetadata)
-	s.ts = httptest.NewServer(mux)
-	s.URL = s.ts.URL
+	s.ts = httptest.NewUnstartedServer(mux)
+	s.Listener = s.ts.Listener
 	return s
+}
+
+// Start starts a server created by [NewUnstartedServer] and sets URL. It
+// panics if the server was started already.
+func (s *Server) Start() {
+	if s.URL != "" {
+		panic("authtest: Server already started")
+	}
+	if s.Listener != s.ts.Listener {
+		_ = s.ts.Listener.Close()
+		s.ts.Listener = s.Listener
+	}
+	s.ts.Start()
+	s.URL = s.ts.URL
 }
 
 // Close stops the server, ends pending injected delays, and blocks until

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -394,4 +395,20 @@ func TestRecordedRequestsBounded(t *testing.T) {
 	reqs := srv.ResourceRequests()
 	assert.Len(t, reqs, authtest.MaxRecordedRequests-authtest.MaxRecordedRequests/10+1)
 	assert.Equal(t, authtest.MaxRecordedRequests+1, srv.Stats().ResourceRequests[authtest.OutcomeNoToken], "counters are not bounded")
+}
+
+func TestUnstartedServerOnFixedListener(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	s := authtest.NewUnstartedServer()
+	s.ClientSecret = "fixed-secret"
+	s.Listener = l
+	s.Start()
+	defer s.Close()
+	assert.Equal(t, "http://"+l.Addr().String(), s.URL)
+	assert.Equal(t, "fixed-secret", s.Config().ClientSecret)
+	ts := s.Config().TokenSource(context.Background(), &oauth2.Token{RefreshToken: s.NewToken().RefreshToken})
+	_, err = ts.Token()
+	assert.NoError(t, err, "the fixed secret authenticates the client")
+	assert.Panics(t, s.Start, "a second Start")
 }
