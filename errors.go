@@ -109,7 +109,7 @@ func (e *LoginRequiredError) Error() string {
 	}
 	if e.Err != nil {
 		b.WriteString(": ")
-		b.WriteString(e.Err.Error())
+		b.WriteString(strings.TrimPrefix(e.Err.Error(), "authtransport: "))
 	}
 	return b.String()
 }
