@@ -287,16 +287,11 @@ func (t *Transport) refresh(ctx context.Context, stale *current, rejected bool) 
 		return cur, nil
 	}
 	ch := t.flights.DoChan("", func() (any, error) {
-		return t.obtain(context.WithoutCancel(ctx), staleTok)
+		return t.obtain(context.WithoutCancel(ctx), staleTok, rejected)
 	})
 	select {
 	case r := <-ch:
 		if r.Err != nil {
-			// A transient failure leaves a token that is only near
-			// its expiry good to use.
-			if !rejected && stale != nil && !stale.tok.expiresWithin(time.Now(), 0) && !errors.Is(r.Err, ErrLoginRequired) {
-				return stale, nil
-			}
 			return nil, r.Err
 		}
 		return r.Val.(*current), nil
@@ -307,8 +302,10 @@ func (t *Transport) refresh(ctx context.Context, stale *current, rejected bool) 
 
 // obtain is the shared work of a flight: under the store's lock, if it has
 // one, it reloads the store and uses the stored token if it is newer than
-// stale, and otherwise refreshes and saves.
-func (t *Transport) obtain(ctx context.Context, stale *Token) (*current, error) {
+// stale and not due, and otherwise refreshes and saves. When refreshing
+// fails, a stored token that has not expired and was not rejected goes on
+// serving until the failure's backoff ends.
+func (t *Transport) obtain(ctx context.Context, stale *Token, rejected bool) (*current, error) {
 	ctx, cancel := context.WithTimeout(ctx, t.refreshTimeout())
 	defer cancel()
 	store := t.store()
@@ -327,11 +324,15 @@ func (t *Transport) obtain(ctx context.Context, stale *Token) (*current, error) 
 		stored = nil
 	}
 	now := time.Now()
-	if stored != nil && !sameToken(stored, stale) && !stored.expiresWithin(now, 0) {
-		return t.publish(stored, now), nil
+	var fallback *Token
+	if stored != nil && !stored.expiresWithin(now, 0) && !(rejected && sameToken(stored, stale)) {
+		if !sameToken(stored, stale) && !stored.expiresWithin(now, t.margin()) {
+			return t.publish(stored, stored.Expiry.Add(-t.margin())), nil
+		}
+		fallback = stored
 	}
-	if err := t.recentFailure(stored, now); err != nil {
-		return nil, err
+	if f := t.recentFailure(stored, now); f != nil {
+		return t.orFallback(fallback, f)
 	}
 	if t.Refresher == nil {
 		return nil, &LoginRequiredError{Reason: ReasonNoToken}
@@ -342,9 +343,9 @@ func (t *Transport) obtain(ctx context.Context, stale *Token) (*current, error) 
 		err = &RefreshError{Err: errors.New("authtransport: refresher returned no access token")}
 	}
 	if err != nil {
-		err = t.recordFailure(stored, err, time.Now())
-		t.log(ctx, slog.LevelWarn, "authtransport: token refresh failed", slog.Any("error", err))
-		return nil, err
+		f := t.recordFailure(stored, err, time.Now())
+		t.log(ctx, slog.LevelWarn, "authtransport: token refresh failed", slog.Any("error", f.err))
+		return t.orFallback(fallback, f)
 	}
 	t.recordSuccess()
 	if err := store.Save(ctx, tok); err != nil {
@@ -353,15 +354,33 @@ func (t *Transport) obtain(ctx context.Context, stale *Token) (*current, error) 
 		t.log(ctx, slog.LevelError, "authtransport: saving refreshed token failed", slog.Any("error", err))
 	}
 	t.log(ctx, slog.LevelInfo, "authtransport: token refreshed", slog.Any("token", *tok))
-	return t.publish(tok, time.Now()), nil
+	now = time.Now()
+	var refreshAt time.Time
+	if !tok.Expiry.IsZero() {
+		// A token that lives shorter than twice the margin is refreshed
+		// halfway through its life.
+		refreshAt = tok.Expiry.Add(-min(t.margin(), tok.Expiry.Sub(now)/2))
+	}
+	return t.publish(tok, refreshAt), nil
 }
 
-// publish makes tok the token attached to requests.
-func (t *Transport) publish(tok *Token, now time.Time) *current {
-	c := &current{tok: tok, auth: tok.Type() + " " + tok.AccessToken}
-	if !tok.Expiry.IsZero() {
-		c.refreshAt = tok.Expiry.Add(-min(t.margin(), tok.Expiry.Sub(now)/2))
+// orFallback returns fallback, if there is one, to be used until the
+// failure f may be retried; otherwise f's error.
+func (t *Transport) orFallback(fallback *Token, f *failure) (*current, error) {
+	if fallback == nil {
+		return nil, f.err
 	}
+	until := fallback.Expiry
+	if !f.terminal && !until.IsZero() && f.until.Before(until) {
+		until = f.until
+	}
+	return t.publish(fallback, until), nil
+}
+
+// publish makes tok the token attached to requests until refreshAt (zero:
+// until it is rejected).
+func (t *Transport) publish(tok *Token, refreshAt time.Time) *current {
+	c := &current{tok: tok, auth: tok.Type() + " " + tok.AccessToken, refreshAt: refreshAt}
 	t.cur.Store(c)
 	return c
 }
@@ -373,20 +392,21 @@ const (
 	backoffCap  = time.Minute
 )
 
-// recentFailure returns the error of the last refresh of base if it failed
+// recentFailure returns the last failed refresh of base if it failed
 // terminally, or transiently and less than the backoff ago.
-func (t *Transport) recentFailure(base *Token, now time.Time) error {
+func (t *Transport) recentFailure(base *Token, now time.Time) *failure {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	f := t.failure
 	if f == nil || !sameToken(f.base, base) || (!f.terminal && !now.Before(f.until)) {
 		return nil
 	}
-	return f.err
+	return f
 }
 
-// recordFailure classifies err, remembers it, and returns what callers get.
-func (t *Transport) recordFailure(base *Token, err error, now time.Time) error {
+// recordFailure classifies err and remembers it; the failure's err is what
+// callers get.
+func (t *Transport) recordFailure(base *Token, err error, now time.Time) *failure {
 	var lr *LoginRequiredError
 	var re *RefreshError
 	switch {
@@ -409,7 +429,7 @@ func (t *Transport) recordFailure(base *Token, err error, now time.Time) error {
 		f.until = now.Add(max(wait, re.RetryAfter))
 	}
 	t.failure = f
-	return err
+	return f
 }
 
 func (t *Transport) recordSuccess() {
