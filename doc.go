@@ -1,0 +1,93 @@
+// Package authtransport is an [http.RoundTripper] that authorizes requests
+// with OAuth 2.0 access tokens and keeps them working: it attaches the token
+// to the origins it belongs to, refreshes it before it expires, refreshes it
+// once when a resource server rejects it, resends the request once, and
+// tells the application, with a typed error, when only the user can help.
+//
+//	client := &http.Client{Transport: &authtransport.Transport{
+//		Store:     authtransport.NewMemoryStore(tok),
+//		Refresher: authtransport.NewOAuth2Refresher(cfg),
+//	}}
+//
+// # Request flow
+//
+// [Transport.RoundTrip] takes these steps:
+//
+//  1. A request that is not for one of the token's origins, goes over plain
+//     http:// to a host that is not loopback, or already carries an
+//     Authorization field is sent to Base untouched.
+//  2. The current token is read without a lock. If it is missing, expired,
+//     or inside the refresh margin, the caller joins the single refresh
+//     flight (see Concurrency).
+//  3. A copy of the request with the token attached goes to Base.
+//  4. A 401 or 403 is read through its WWW-Authenticate challenges
+//     ([ParseChallenges]): error="insufficient_scope" (RFC 6750) and
+//     error="insufficient_user_authentication" (RFC 9470) end in a
+//     [*LoginRequiredError]; any other 401 means the token was rejected; a
+//     403 without those errors is returned to the caller as it is.
+//  5. After a rejection the token is refreshed, unless another caller has
+//     replaced it in the meantime, and the request is resent once, if its
+//     body can be replayed (no body, [http.NoBody], or GetBody). A second
+//     rejection ends in a [*LoginRequiredError]; the Transport never loops.
+//
+// # Errors
+//
+// RoundTrip returns, wrapped by [http.Client] in a [*url.Error]:
+//
+//   - [*LoginRequiredError] (errors.Is(err, [ErrLoginRequired])) when only
+//     the user can help: no token, a refresh the server refused
+//     (invalid_grant and friends), still unauthorized after a refresh, more
+//     scope or a step-up needed; its Reason says which, and it carries the
+//     status, the challenges and what the server asked for. One reason needs
+//     no login: [ReasonBodyNotReplayable] means the token was refreshed but
+//     the request could not be resent, so sending it again works.
+//   - [*RefreshError] when no token could be had for now (network failure,
+//     timeout, 5xx, 429, garbage from the token endpoint). The Transport
+//     waits for a backoff (at least the server's Retry-After) before it asks
+//     again, and until then returns the same error at once; a token that has
+//     not expired and was not rejected keeps serving meanwhile.
+//   - the request context's error when it ends first, and Base's errors as
+//     they are.
+//
+// No error, log record or formatted [Token] contains an access token, a
+// refresh token or a client secret.
+//
+// # Concurrency
+//
+// A Transport is safe for concurrent use. The hot path (a valid token)
+// takes no lock and does no I/O. All callers that need a new token share
+// one refresh (a single flight): it runs detached from any one caller's
+// cancellation, bounded by RefreshTimeout, and each caller stops waiting
+// when its own context ends. Refreshes are generation-checked: a request
+// rejected with a token that has already been replaced uses the
+// replacement and never causes a second refresh. A refresh the server
+// refused is not repeated for the same stored token.
+//
+// When the [Store] is a [LockingStore], such as [FileStore], the refresh
+// runs under its lock across processes: lock, reload, use the stored token
+// if another process has already refreshed, otherwise refresh and save,
+// unlock. That is what keeps a rotating refresh token from being presented
+// twice (servers that detect reuse revoke the whole grant). A process
+// rereads the store only when its own token is due or rejected.
+//
+// # Security
+//
+// By default a token goes only to the origin (scheme, host, port) of the
+// request it was attached to; when an [http.Client] follows a redirect to
+// another origin the Transport sees it (through Request.Response) and sends
+// no credentials there. Transport.Origins lists the origins explicitly.
+// Tokens never go over plain http:// except to loopback addresses unless
+// AllowInsecureHTTP is set. [Token] redacts its secrets in every fmt verb
+// and in log/slog. [FileStore] writes its file with mode 0600 and refuses
+// to read one that others can read.
+//
+// # Beyond the RoundTripper contract
+//
+// [http.RoundTripper] asks implementations not to handle authentication or
+// retries. This Transport does both on purpose, and keeps the rest of the
+// contract: it never modifies the caller's request (it sends shallow copies
+// with their own header maps), closes the request body on every path,
+// replays a body only through GetBody, never returns a response together
+// with an error, and drains and closes every response it discards (at most
+// 64 KiB is read).
+package authtransport
