@@ -489,6 +489,7 @@ type CorruptFileError struct {
 	Backup string
 }
 
+// Error names the file, the problem and the copy, never the contents.
 func (e *CorruptFileError) Error() string {
 	msg := "authtransport: token file " + e.Path + " is corrupt: " + e.Reason
 	if e.Backup != "" {
@@ -510,6 +511,7 @@ type FileVersionError struct {
 	Backup string
 }
 
+// Error names the file and the version found in it.
 func (e *FileVersionError) Error() string {
 	msg := fmt.Sprintf("authtransport: token file %s has format version %d, this program reads version %d", e.Path, e.Version, fileFormatVersion)
 	if e.Backup != "" {
@@ -529,6 +531,7 @@ type FileModeError struct {
 	Mode fs.FileMode
 }
 
+// Error names the file and its mode, and says how to fix it.
 func (e *FileModeError) Error() string {
 	return fmt.Sprintf("authtransport: token file %s has mode %#o, refusing to use it: it must not be accessible by others (chmod 600 it, or log in again)", e.Path, uint32(e.Mode.Perm()))
 }
@@ -547,6 +550,7 @@ type FileAccessError struct {
 	Err error
 }
 
+// Error names the operation, the file and the cause.
 func (e *FileAccessError) Error() string {
 	return "authtransport: " + e.Op + " token file " + e.Path + ": " + e.Err.Error()
 }
