@@ -183,8 +183,9 @@ func (s *FileStore) Save(ctx context.Context, tok *Token) error {
 
 // Lock blocks until the caller holds the store's lock or ctx ends; waiting
 // for another goroutine of this process and waiting for another process both
-// honour ctx. unlock releases the lock; calling it more than once is
-// harmless. The lock is held on the file <path>.lock and released by the
+// honour ctx, and an error from an ended ctx wraps ctx.Err(). A lock file
+// that cannot be opened gives a [*FileAccessError]. unlock releases the lock;
+// calling it more than once is harmless. The lock is held on the file <path>.lock and released by the
 // operating system if the process dies while holding it.
 func (s *FileStore) Lock(ctx context.Context) (unlock func(), err error) {
 	select {

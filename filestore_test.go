@@ -679,3 +679,59 @@ func TestFileStoreErrorMessages(t *testing.T) {
 	}
 	assert.True(t, errors.Is(&FileAccessError{Err: syscall.EACCES}, fs.ErrPermission), "FileAccessError unwraps to the os error")
 }
+
+// BenchmarkStoreLoad compares a FileStore Load, which reads and parses the
+// file, with a MemoryStore Load. A Transport loads only on first use and
+// when its token is stale, so neither is on the per-request path.
+func BenchmarkStoreLoad(b *testing.B) {
+	stores := []struct {
+		name  string
+		store Store
+	}{
+		{"FileStore", func() Store {
+			s, err := NewFileStore(filepath.Join(b.TempDir(), "token.json"))
+			require.NoError(b, err)
+			return s
+		}()},
+		{"MemoryStore", NewMemoryStore(nil)},
+	}
+	for _, st := range stores {
+		b.Run(st.name, func(b *testing.B) {
+			require.NoError(b, st.store.Save(b.Context(), testToken()))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := st.store.Load(b.Context()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkFileStoreSave measures an atomic Save: check of the old file,
+// temporary file, two fsyncs, rename. It runs once per refresh.
+func BenchmarkFileStoreSave(b *testing.B) {
+	s, err := NewFileStore(filepath.Join(b.TempDir(), "token.json"))
+	require.NoError(b, err)
+	tok := testToken()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.Save(b.Context(), tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkFileStoreLock measures an uncontended Lock and unlock.
+func BenchmarkFileStoreLock(b *testing.B) {
+	s, err := NewFileStore(filepath.Join(b.TempDir(), "token.json"))
+	require.NoError(b, err)
+	b.ReportAllocs()
+	for b.Loop() {
+		unlock, err := s.Lock(b.Context())
+		if err != nil {
+			b.Fatal(err)
+		}
+		unlock()
+	}
+}
