@@ -20,6 +20,9 @@ const (
 	// actionLogin gives up with a *LoginRequiredError: the user must
 	// grant more scope or authenticate again.
 	actionLogin
+	// actionNonce resends the request once with the DPoP nonce the server
+	// just sent (RFC 9449 §9), without refreshing the token.
+	actionNonce
 )
 
 // verdict is the decision on a 401 or 403 response and what it rests on.
@@ -29,12 +32,15 @@ type verdict struct {
 	status     int
 	challenges []Challenge
 	decisive   Challenge // the challenge that decided, if any
+	badProof   bool      // a challenge said invalid_dpop_proof
 }
 
 // readVerdict decides what to do with a 401 or 403 response from its status
 // and its WWW-Authenticate challenges (RFC 9110 §11.6.1):
 //   - error="insufficient_scope" (RFC 6750 §3.1): ask for more scope;
 //   - error="insufficient_user_authentication" (RFC 9470): step up;
+//   - a 401 with a DPoP challenge error="use_dpop_nonce" (RFC 9449 §9) and
+//     a DPoP-Nonce header: resend with that nonce;
 //   - any other 401: the token was rejected, refresh and resend;
 //   - any other 403: the server understood the token and refuses the
 //     request; the caller gets the response.
@@ -43,6 +49,7 @@ type verdict struct {
 func readVerdict(resp *http.Response) verdict {
 	chs, _ := ParseChallenges(resp.Header.Values("WWW-Authenticate")...)
 	v := verdict{status: resp.StatusCode, challenges: chs}
+	useNonce := false
 	for _, c := range chs {
 		if !c.IsScheme(SchemeBearer) && !c.IsScheme(SchemeDPoP) {
 			continue
@@ -54,6 +61,10 @@ func readVerdict(resp *http.Response) verdict {
 		case CodeInsufficientUserAuthentication:
 			v.action, v.reason, v.decisive = actionLogin, ReasonStepUp, c
 			return v
+		case CodeUseDPoPNonce:
+			useNonce = useNonce || c.IsScheme(SchemeDPoP)
+		case CodeInvalidDPoPProof:
+			v.badProof = true
 		}
 		if v.decisive.Scheme == "" {
 			v.decisive = c
@@ -61,6 +72,9 @@ func readVerdict(resp *http.Response) verdict {
 	}
 	if resp.StatusCode == http.StatusUnauthorized {
 		v.action = actionRefresh
+		if useNonce && validNonce(resp.Header.Get(HeaderDPoPNonce)) {
+			v.action = actionNonce
+		}
 	}
 	return v
 }
@@ -89,25 +103,31 @@ func (v verdict) loginErrorFor(reason Reason) *LoginRequiredError {
 	return e
 }
 
-// authorized returns a shallow copy of req with body and the token's
-// Authorization field. The header map is copied; nothing of req changes.
-func authorized(req *http.Request, body io.ReadCloser, cur *current) *http.Request {
+// authorized returns a shallow copy of req with body, the token's
+// Authorization field, and a DPoP field when proof is not empty. The header
+// map is copied; nothing of req changes.
+func authorized(req *http.Request, body io.ReadCloser, cur *current, proof string) *http.Request {
 	r2 := new(http.Request)
 	*r2 = *req
 	r2.Body = body
-	r2.Header = headerWith(req.Header, "Authorization", cur.auth)
+	if proof == "" {
+		r2.Header = headerWith(req.Header, "Authorization", cur.auth)
+	} else {
+		r2.Header = headerWith(req.Header, "Authorization", cur.auth, "Dpop", proof)
+	}
 	return r2
 }
 
-// headerWith returns a copy of h with key set to value, in two allocations
-// beside the map: all values share one backing array.
-func headerWith(h http.Header, key, value string) http.Header {
-	n := 1
+// headerWith returns a copy of h with each key of the pairs in kv (key,
+// value, key, value...; keys in canonical form) set to its value, in two
+// allocations beside the map: all values share one backing array.
+func headerWith(h http.Header, kv ...string) http.Header {
+	n := len(kv) / 2
 	for _, vv := range h {
 		n += len(vv)
 	}
 	backing := make([]string, n)
-	h2 := make(http.Header, len(h)+1)
+	h2 := make(http.Header, len(h)+len(kv)/2)
 	for k, vv := range h {
 		if vv == nil {
 			h2[k] = nil
@@ -117,8 +137,11 @@ func headerWith(h http.Header, key, value string) http.Header {
 		h2[k] = backing[:m:m]
 		backing = backing[m:]
 	}
-	backing[0] = value
-	h2[key] = backing[:1:1]
+	for i := 0; i+1 < len(kv); i += 2 {
+		backing[0] = kv[i+1]
+		h2[kv[i]] = backing[:1:1]
+		backing = backing[1:]
+	}
 	return h2
 }
 

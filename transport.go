@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -49,6 +50,16 @@ type Transport struct {
 	// expired or rejected. If nil, such a request fails with a
 	// [*LoginRequiredError].
 	Refresher Refresher
+
+	// DPoP, if not nil, proves possession of its key (RFC 9449): requests
+	// with a token of type DPoP carry a fresh proof, and the Refresher's
+	// token requests carry one too when it takes its HTTP client from the
+	// context (as [NewOAuth2Refresher] and [NewClientCredentialsRefresher]
+	// do), so that the authorization server binds the tokens to the key.
+	// Nonces the servers hand out are used without a refresh. If nil,
+	// tokens of type DPoP cannot be used: a request that would carry one
+	// fails with [ErrDPoPNotConfigured].
+	DPoP *DPoP
 
 	// Origins lists the origins ("https://api.example.com",
 	// "http://127.0.0.1:8080") that receive the token. If empty, a
@@ -168,7 +179,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, err
 	}
-	resp, err := t.base().RoundTrip(authorized(req, req.Body, cur))
+	resp, err := t.send(req, req.Body, cur)
 	if err != nil {
 		return nil, err
 	}
@@ -178,47 +189,83 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.rejected(req, cur, resp)
 }
 
-// rejected handles a 401 or 403 to the first attempt of req.
+// rejected handles a 401 or 403 to the first attempt of req. It resends req
+// at most twice, never in a loop: once with the DPoP nonce a server asked
+// for, and once after a refresh.
 func (t *Transport) rejected(req *http.Request, cur *current, resp *http.Response) (*http.Response, error) {
-	v := readVerdict(resp)
-	if v.action == actionReturn {
-		return resp, nil
-	}
-	drainAndClose(resp)
-	if v.action == actionLogin {
-		return nil, v.loginError()
-	}
 	ctx := req.Context()
-	t.log(ctx, slog.LevelInfo, "authtransport: token rejected", slog.Int("status", resp.StatusCode))
-	next, err := t.refresh(ctx, cur, true)
-	if err != nil {
-		return nil, err
+	nonceResent, refreshed := false, false
+	for {
+		v := readVerdict(resp)
+		proved := t.proves(cur)
+		if v.action == actionNonce && !proved {
+			// A nonce is no help to a request without a proof.
+			v.action = actionRefresh
+		}
+		var body io.ReadCloser
+		switch v.action {
+		case actionReturn:
+			return resp, nil
+		case actionLogin:
+			drainAndClose(resp)
+			return nil, v.loginError()
+		case actionNonce:
+			if nonceResent {
+				// The nonce changed again at once: the caller gets
+				// the server's answer, and the next request the
+				// newest nonce.
+				t.log(ctx, slog.LevelWarn, "authtransport: DPoP nonce refused again", slog.Int("status", resp.StatusCode))
+				return resp, nil
+			}
+			nonceResent = true
+			b, ok, err := rewind(req)
+			if err != nil {
+				drainAndClose(resp)
+				return nil, err
+			}
+			if !ok {
+				// The nonce is remembered: sending the request again
+				// succeeds.
+				return resp, nil
+			}
+			drainAndClose(resp)
+			t.log(ctx, slog.LevelInfo, "authtransport: resending with a new DPoP nonce")
+			body = b
+		default: // actionRefresh
+			if proved && v.badProof && t.proofRefused(cur, refreshed) {
+				t.log(ctx, slog.LevelWarn, "authtransport: DPoP proof refused", slog.Int("status", resp.StatusCode))
+				return resp, nil
+			}
+			drainAndClose(resp)
+			if refreshed {
+				t.log(ctx, slog.LevelWarn, "authtransport: token rejected after refresh", slog.Int("status", resp.StatusCode))
+				return nil, v.loginErrorFor(ReasonRejectedAfterRefresh)
+			}
+			refreshed = true
+			t.log(ctx, slog.LevelInfo, "authtransport: token rejected", slog.Int("status", resp.StatusCode))
+			next, err := t.refresh(ctx, cur, true)
+			if err != nil {
+				return nil, err
+			}
+			cur = next
+			b, ok, err := rewind(req)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				return nil, v.loginErrorFor(ReasonBodyNotReplayable)
+			}
+			body = b
+		}
+		var err error
+		resp, err = t.send(req, body, cur)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusForbidden {
+			return resp, nil
+		}
 	}
-	body, ok, err := rewind(req)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, v.loginErrorFor(ReasonBodyNotReplayable)
-	}
-	resp, err = t.base().RoundTrip(authorized(req, body, next))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusForbidden {
-		return resp, nil
-	}
-	v = readVerdict(resp)
-	switch v.action {
-	case actionReturn:
-		return resp, nil
-	case actionLogin:
-		drainAndClose(resp)
-		return nil, v.loginError()
-	}
-	drainAndClose(resp)
-	t.log(ctx, slog.LevelWarn, "authtransport: token rejected after refresh", slog.Int("status", resp.StatusCode))
-	return nil, v.loginErrorFor(ReasonRejectedAfterRefresh)
 }
 
 // Token returns a token that is valid now, refreshing the stored one if it
@@ -338,7 +385,7 @@ func (t *Transport) obtain(ctx context.Context, stale *Token, rejected bool) (*c
 		return nil, &LoginRequiredError{Reason: ReasonNoToken}
 	}
 	t.log(ctx, slog.LevelInfo, "authtransport: refreshing token")
-	tok, err := t.Refresher.Refresh(ctx, stored)
+	tok, err := t.Refresher.Refresh(t.refreshContext(ctx), stored)
 	if err == nil && (tok == nil || tok.AccessToken == "") {
 		err = &RefreshError{Err: errors.New("authtransport: refresher returned no access token")}
 	}
