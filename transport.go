@@ -373,7 +373,14 @@ func (t *Transport) obtain(ctx context.Context, stale *Token, rejected bool) (*c
 	now := time.Now()
 	var fallback *Token
 	if stored != nil && !stored.expiresWithin(now, 0) && !(rejected && sameToken(stored, stale)) {
-		if !sameToken(stored, stale) && !stored.expiresWithin(now, t.margin()) {
+		switch {
+		case sameToken(stored, stale):
+		case stale != nil:
+			// Another process replaced the token this one had: adopt
+			// it, even if it lives shorter than the margin.
+			return t.publish(stored, t.refreshAt(stored, now)), nil
+		case !stored.expiresWithin(now, t.margin()):
+			// First load.
 			return t.publish(stored, stored.Expiry.Add(-t.margin())), nil
 		}
 		fallback = stored
@@ -401,14 +408,17 @@ func (t *Transport) obtain(ctx context.Context, stale *Token, rejected bool) (*c
 		t.log(ctx, slog.LevelError, "authtransport: saving refreshed token failed", slog.Any("error", err))
 	}
 	t.log(ctx, slog.LevelInfo, "authtransport: token refreshed", slog.Any("token", *tok))
-	now = time.Now()
-	var refreshAt time.Time
-	if !tok.Expiry.IsZero() {
-		// A token that lives shorter than twice the margin is refreshed
-		// halfway through its life.
-		refreshAt = tok.Expiry.Add(-min(t.margin(), tok.Expiry.Sub(now)/2))
+	return t.publish(tok, t.refreshAt(tok, time.Now())), nil
+}
+
+// refreshAt is when to refresh a token that is new at now: the margin
+// before its expiry, or halfway through its life if it lives shorter than
+// twice the margin. It is zero for a token without expiry.
+func (t *Transport) refreshAt(tok *Token, now time.Time) time.Time {
+	if tok.Expiry.IsZero() {
+		return time.Time{}
 	}
-	return t.publish(tok, refreshAt), nil
+	return tok.Expiry.Add(-min(t.margin(), tok.Expiry.Sub(now)/2))
 }
 
 // orFallback returns fallback, if there is one, to be used until the

@@ -462,3 +462,30 @@ func TestWhichRequestsGetCredentials(t *testing.T) {
 		})
 	}
 }
+
+func TestAdoptsTokenRefreshedByAnotherTransport(t *testing.T) {
+	// Two Transports over one store stand for two processes. Their tokens
+	// live shorter than the refresh margin.
+	a := newAPI("t0")
+	var calls atomic.Int32
+	ref := authtransport.RefresherFunc(func(context.Context, *authtransport.Token) (*authtransport.Token, error) {
+		calls.Add(1)
+		a.accept("t1", true)
+		return &authtransport.Token{AccessToken: "t1", RefreshToken: "rt1", Expiry: time.Now().Add(5 * time.Second)}, nil
+	})
+	store := authtransport.NewMemoryStore(valid("t0"))
+	trA := &authtransport.Transport{Base: a, Store: store, Refresher: ref}
+	trB := &authtransport.Transport{Base: a, Store: store, Refresher: ref}
+	for _, tr := range []*authtransport.Transport{trA, trB} {
+		tok, err := tr.Token(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, "t0", tok.AccessToken)
+	}
+	a.accept("t0", false)
+	for _, tr := range []*authtransport.Transport{trA, trB} {
+		resp, err := get(t, &http.Client{Transport: tr}, context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusOK, resp.StatusCode)
+	}
+	assert.Equal(t, int32(1), calls.Load(), "the second transport adopted the first one's token")
+}
