@@ -70,6 +70,22 @@
 // twice (servers that detect reuse revoke the whole grant). A process
 // rereads the store only when its own token is due or rejected.
 //
+// # DPoP
+//
+// With Transport.DPoP set ([NewDPoP]), a token of type DPoP is sent as
+// "Authorization: DPoP" with a fresh RFC 9449 proof per request (jti, htm,
+// htu without query, iat, ath, and the server's nonce), and the Refresher's
+// token requests carry a proof too, so the tokens are bound to the key.
+// Nonces from any response, 200s included, are remembered per origin. A
+// 401 use_dpop_nonce is resent once with the new nonce without a refresh,
+// and a token endpoint's 400 use_dpop_nonce once too; with a refresh, a
+// request is resent at most twice. invalid_dpop_proof refreshes once, since
+// a token bound to another key is the one case a refresh fixes; if the
+// refreshed token's proof is refused too, the caller gets the 401 and that
+// token is not refreshed again for it. Without Transport.DPoP, a DPoP token
+// is never sent as a bearer token: the request fails with
+// [ErrDPoPNotConfigured].
+//
 // # Security
 //
 // By default a token goes only to the origin (scheme, host, port) of the
