@@ -41,7 +41,8 @@ var ErrDPoPNotConfigured = errors.New("authtransport: token of type DPoP but no 
 // issued through its proofs are bound to its key: a DPoP whose key is lost
 // (a new key at each start, say) cannot use the tokens a [Store] kept from
 // before, and the Transport has to refresh them (see the package
-// documentation).
+// documentation). When the key fails to sign, the request fails with an
+// error that wraps the key's error.
 type DPoP struct {
 	key    crypto.Signer
 	alg    string // JWS alg: ES256, EdDSA or RS256

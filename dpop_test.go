@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -904,4 +905,89 @@ func BenchmarkRoundTripDPoP(b *testing.B) {
 			})
 		})
 	}
+}
+
+// scriptedSigner signs with an ECDSA P-256 key through sign, which may
+// change what the key returns.
+type scriptedSigner struct {
+	key  *ecdsa.PrivateKey
+	sign func(key *ecdsa.PrivateKey, digest []byte) ([]byte, error)
+}
+
+func (s scriptedSigner) Public() crypto.PublicKey { return &s.key.PublicKey }
+func (s scriptedSigner) Sign(_ io.Reader, digest []byte, _ crypto.SignerOpts) ([]byte, error) {
+	return s.sign(s.key, digest)
+}
+
+var errSignerBroken = errors.New("signer broken")
+
+func TestDPoPSigners(t *testing.T) {
+	es, _, _ := dpopKeys(t)
+	tests := []struct {
+		name    string
+		sign    func(key *ecdsa.PrivateKey, digest []byte) ([]byte, error)
+		wantErr string
+		wantIs  error
+	}{
+		{"short R or S is left-padded to 32 bytes", func(key *ecdsa.PrivateKey, digest []byte) ([]byte, error) {
+			// Sign until R or S has a leading zero byte (1 in 128).
+			for {
+				sig, err := ecdsa.SignASN1(rand.Reader, key, digest)
+				if err != nil {
+					return nil, err
+				}
+				var rs struct{ R, S *big.Int }
+				if _, err := asn1.Unmarshal(sig, &rs); err != nil {
+					return nil, err
+				}
+				if rs.R.BitLen() <= 248 || rs.S.BitLen() <= 248 {
+					return sig, nil
+				}
+			}
+		}, "", nil},
+		{"malformed DER", func(*ecdsa.PrivateKey, []byte) ([]byte, error) { return []byte{0x30, 0x03, 0x02, 0x01}, nil },
+			"malformed ECDSA signature", nil},
+		{"integer longer than the curve", func(*ecdsa.PrivateKey, []byte) ([]byte, error) {
+			return append([]byte{0x30, 0x26, 0x02, 0x21, 0x01}, make([]byte, 32+3)...), nil
+		}, "malformed ECDSA signature", nil},
+		{"signer fails", func(*ecdsa.PrivateKey, []byte) ([]byte, error) { return nil, errSignerBroken },
+			"sign DPoP proof", errSignerBroken},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			base := &dpopBase{answer: func(_ int, req *http.Request) *http.Response { return dpopAnswer(req, http.StatusOK) }}
+			tr := &authtransport.Transport{Base: base, Store: authtransport.NewMemoryStore(dpopToken("a")),
+				DPoP: newTestDPoP(t, scriptedSigner{key: es, sign: tt.sign})}
+			body := &trackedBody{Reader: strings.NewReader("x")}
+			req, err := http.NewRequest(http.MethodPost, "https://api.example/x", body)
+			require.NoError(t, err)
+			resp, err := tr.RoundTrip(req)
+			if tt.wantErr == "" {
+				require.NoError(t, err)
+				_ = resp.Body.Close()
+				calls := base.seen()
+				require.Len(t, calls, 1)
+				verifyProof(t, calls[0].proof)
+				return
+			}
+			require.Error(t, err)
+			assert.Nil(t, resp)
+			assert.Contains(t, err.Error(), tt.wantErr)
+			assert.True(t, strings.HasPrefix(err.Error(), "authtransport: "), "error %q has the package prefix", err)
+			if tt.wantIs != nil {
+				assert.ErrorIs(t, err, tt.wantIs)
+			}
+			assert.Empty(t, base.seen(), "nothing sent")
+			assert.Equal(t, int32(1), body.closed.Load(), "body closed once")
+		})
+	}
+	t.Run("zero DPoP", func(t *testing.T) {
+		tr := &authtransport.Transport{Base: http.NewFileTransport(http.Dir(t.TempDir())),
+			Store: authtransport.NewMemoryStore(dpopToken("a")), DPoP: &authtransport.DPoP{}}
+		req, err := http.NewRequest(http.MethodGet, "https://api.example/x", nil)
+		require.NoError(t, err)
+		resp, err := tr.RoundTrip(req)
+		assert.Nil(t, resp)
+		assert.ErrorContains(t, err, "authtransport: DPoP not created by NewDPoP")
+	})
 }
