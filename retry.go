@@ -41,7 +41,9 @@ type verdict struct {
 //   - error="insufficient_user_authentication" (RFC 9470): step up;
 //   - a 401 with a DPoP challenge error="use_dpop_nonce" (RFC 9449 §9) and
 //     a DPoP-Nonce header: resend with that nonce;
-//   - any other 401: the token was rejected, refresh and resend;
+//   - any other 401: the token was rejected, refresh and resend; with
+//     error="invalid_dpop_proof" (RFC 9449 §7.1) badProof is set, and
+//     [Transport.proofRefused] may return the response instead;
 //   - any other 403: the server understood the token and refuses the
 //     request; the caller gets the response.
 //
