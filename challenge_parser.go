@@ -133,7 +133,7 @@ func (e *ChallengeParseError) Error() string {
 	return b.String()
 }
 
-// Reasons found in [ChallengeProblem.Reason].
+// The reasons a ChallengeProblem gives.
 const (
 	reasonJunk            = "expected an auth-scheme or an auth-param"
 	reasonStrayParam      = "auth-param not inside a challenge that takes auth-params"
@@ -161,61 +161,31 @@ const (
 //
 // Parsing is zero-copy where it can be: schemes, names, token68 and values
 // are substrings of fieldValues unless a value contained a quoted-pair (or a
-// quoted-string spanned two field lines). Work and memory are linear in the
-// total length of fieldValues.
+// quoted-string spanned two field lines). A header with one challenge per
+// field line and no quoted-pair costs two allocations, the challenges and
+// their params. Work and memory are linear in the total length of
+// fieldValues, whatever the input.
 func ParseChallenges(fieldValues ...string) ([]Challenge, error) {
 	if len(fieldValues) == 0 {
 		return nil, nil
 	}
-	// Stack buffers: a typical header fits, so the only allocations are the
-	// two exact-size slices returned. They stay on the stack because the
-	// parser's methods take and return the output by value and never store
-	// it behind a pointer.
-	var chalBuf [4]pendingChallenge
-	var paramBuf [16]Param
-	p := challengeParser{lines: fieldValues, s: fieldValues[0]}
-	o := p.run(parseOutput{chals: chalBuf[:0], params: paramBuf[:0]})
-	out := o.result()
+	// Every auth-param has an "=", so counting them sizes the params in one
+	// allocation for typical headers; the cap bounds what an input full of
+	// "=" can reserve (appending goes on from there).
+	equals := 0
+	for _, l := range fieldValues {
+		equals += strings.Count(l, "=")
+	}
+	p := challengeParser{lines: fieldValues, s: fieldValues[0], paramsCap: min(equals, maxParamsPrealloc)}
+	p.run()
 	if len(p.problems) > 0 {
-		return out, &ChallengeParseError{Problems: p.problems}
+		return p.chals, &ChallengeParseError{Problems: p.problems}
 	}
-	return out, nil
+	return p.chals, nil
 }
 
-// pendingChallenge is a challenge whose params are params[first:last] of
-// a parseOutput.
-type pendingChallenge struct {
-	scheme, token68 string
-	first, last     int
-}
-
-// parseOutput is what a challengeParser has produced so far. The parser
-// passes it by value and never stores it behind a pointer, so that it can
-// live in stack buffers (problems, which are rare, live in the parser).
-type parseOutput struct {
-	chals  []pendingChallenge
-	params []Param
-}
-
-// result returns the kept challenges in two exact-size allocations.
-func (o *parseOutput) result() []Challenge {
-	if len(o.chals) == 0 {
-		return nil
-	}
-	out := make([]Challenge, len(o.chals))
-	var params []Param
-	if len(o.params) > 0 {
-		params = make([]Param, len(o.params))
-		copy(params, o.params)
-	}
-	for k, c := range o.chals {
-		out[k] = Challenge{Scheme: c.scheme, Token68: c.token68}
-		if c.last > c.first {
-			out[k].Params = params[c.first:c.last:c.last]
-		}
-	}
-	return out
-}
+// maxParamsPrealloc bounds the params reserved before parsing.
+const maxParamsPrealloc = 32
 
 // dupMapThreshold is the number of params in one challenge from which
 // duplicates are found with a map instead of a linear scan, so that a
@@ -231,16 +201,24 @@ const dupMapThreshold = 8
 // auth-param, scans a token and the whitespace after it, which the branch
 // taken scans once more; recovery stops at a new challenge's scheme, which
 // is then scanned again. So each byte is looked at a constant number of
-// times. Duplicate names are found with a scan of fewer than
-// dupMapThreshold earlier params, then with a map. Nothing calls back into
-// an earlier position, and recursion is at most three calls deep.
+// times. A quoted-string is searched for its closing quote (and for a
+// backslash) with IndexByte, then checked once; only when it holds a
+// quoted-pair is it scanned again, from the first backslash. Duplicate
+// names are found with a scan of fewer than dupMapThreshold earlier params,
+// then with a map. No call re-enters the element loop, so the call depth
+// is bounded too.
 type challengeParser struct {
 	lines []string
 	li    int    // index of the current line
 	s     string // lines[li]
 	i     int    // offset in s
 
-	cur         pendingChallenge    // the open challenge, if open
+	chals     []Challenge // the challenges kept so far
+	params    []Param     // backing array of their Params and of cur's
+	paramsCap int         // capacity to give params when it is first needed
+
+	cur         Challenge           // the open challenge, if open; its params are params[first:]
+	first       int                 // index in params of cur's first param
 	open        bool                // whether cur is open
 	takesParams bool                // whether cur had 1*SP and no token68: "name=" continues it
 	seen        map[string]struct{} // lower-cased param names of cur, once it has many
@@ -260,11 +238,11 @@ func (p *challengeParser) nextLine() bool {
 	return true
 }
 
-func (p *challengeParser) run(o parseOutput) parseOutput {
+func (p *challengeParser) run() {
 	for p.skipToElement() {
-		o = p.element(o)
+		p.element()
 	}
-	return p.closeChallenge(o)
+	p.closeChallenge()
 }
 
 // skipToElement skips OWS, commas (empty list elements) and line ends. It
@@ -285,29 +263,33 @@ func (p *challengeParser) skipToElement() bool {
 
 // element parses one list element: a new challenge, or an auth-param of
 // the open challenge.
-func (p *challengeParser) element(o parseOutput) parseOutput {
+func (p *challengeParser) element() {
 	s, start := p.s, p.i
 	if !isTchar(s[start]) {
-		return p.fail(o, p.li, start, reasonJunk, p.takesParams)
+		p.fail(p.li, start, reasonJunk, p.takesParams)
+		return
 	}
 	end := scanToken(s, start)
 	j := skipWS(s, end)
 	if j < len(s) && s[j] == '=' {
 		if !p.takesParams {
-			return p.fail(o, p.li, start, reasonStrayParam, false)
+			p.fail(p.li, start, reasonStrayParam, false)
+			return
 		}
 		p.i = j + 1
-		return p.param(o, start, end)
+		p.param(start, end)
+		return
 	}
-	return p.challenge(o, start, end)
+	p.challenge(start, end)
 }
 
 // challenge opens the challenge whose auth-scheme is s[start:end] and
 // parses its token68 or first auth-param.
-func (p *challengeParser) challenge(o parseOutput, start, end int) parseOutput {
-	o = p.closeChallenge(o)
+func (p *challengeParser) challenge(start, end int) {
+	p.closeChallenge()
 	s := p.s
-	p.cur = pendingChallenge{scheme: s[start:end], first: len(o.params)}
+	p.cur = Challenge{Scheme: s[start:end]}
+	p.first = len(p.params)
 	p.open, p.takesParams, p.seen = true, false, nil
 
 	i := end
@@ -320,12 +302,13 @@ func (p *challengeParser) challenge(o parseOutput, start, end int) parseOutput {
 		// auth-param list has begun and later "name=" elements join it.
 		p.takesParams = i > end
 		p.i = j
-		return o
+		return
 	}
 	if i == end || j != i {
 		// No space at all, or an HTAB: challenge = auth-scheme [ 1*SP ... ].
 		p.i = i
-		return p.fail(o, p.li, i, reasonNoSpace, true)
+		p.fail(p.li, i, reasonNoSpace, true)
+		return
 	}
 
 	// token68 = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=",
@@ -340,29 +323,31 @@ func (p *challengeParser) challenge(o parseOutput, start, end int) parseOutput {
 			k++
 		}
 		if m := skipWS(s, k); m == len(s) || s[m] == ',' {
-			p.cur.token68 = s[i:k]
+			p.cur.Token68 = s[i:k]
 			p.i = m
-			return o
+			return
 		}
 	}
 	p.takesParams = true
 	p.i = i
 	if !isTchar(s[i]) {
-		return p.fail(o, p.li, i, reasonWantParam, true)
+		p.fail(p.li, i, reasonWantParam, true)
+		return
 	}
 	nameEnd := scanToken(s, i)
 	m := skipWS(s, nameEnd)
 	if m == len(s) || s[m] != '=' {
 		p.i = m
-		return p.fail(o, p.li, m, reasonWantEquals, true)
+		p.fail(p.li, m, reasonWantEquals, true)
+		return
 	}
 	p.i = m + 1
-	return p.param(o, i, nameEnd)
+	p.param(i, nameEnd)
 }
 
 // param parses an auth-param whose name is p.s[start:end], p.i being just
 // after its "=": BWS ( token / quoted-string ), then OWS and "," or the end.
-func (p *challengeParser) param(o parseOutput, start, end int) parseOutput {
+func (p *challengeParser) param(start, end int) {
 	nameLine, name := p.li, p.s[start:end]
 	s := p.s
 	i := skipWS(s, p.i)
@@ -370,30 +355,36 @@ func (p *challengeParser) param(o parseOutput, start, end int) parseOutput {
 	var value string
 	switch {
 	case i == len(s):
-		return p.fail(o, p.li, i, reasonWantValue, true)
+		p.fail(p.li, i, reasonWantValue, true)
+		return
 	case s[i] == '"':
 		v, bad := p.quotedString(false)
 		if bad.reason != "" {
-			return p.fail(o, bad.line, bad.off, bad.reason, true)
+			p.fail(bad.line, bad.off, bad.reason, true)
+			return
 		}
 		value = v
 	case isTchar(s[i]):
 		p.i = scanToken(s, i)
 		value = s[i:p.i]
 	default:
-		return p.fail(o, p.li, i, reasonWantValue, true)
+		p.fail(p.li, i, reasonWantValue, true)
+		return
 	}
-	if p.hasParam(o.params[p.cur.first:], name) {
-		return p.fail(o, nameLine, start, reasonDuplicate, true)
+	if p.hasParam(p.params[p.first:], name) {
+		p.fail(nameLine, start, reasonDuplicate, true)
+		return
 	}
-	o.params = append(o.params, Param{Name: name, Value: value})
+	if p.params == nil {
+		p.params = make([]Param, 0, p.paramsCap)
+	}
+	p.params = append(p.params, Param{Name: name, Value: value})
 
 	s = p.s // the quoted-string may have ended on a later line
 	p.i = skipWS(s, p.i)
 	if p.i < len(s) && s[p.i] != ',' {
-		return p.fail(o, p.li, p.i, reasonWantComma, true)
+		p.fail(p.li, p.i, reasonWantComma, true)
 	}
-	return o
 }
 
 // hasParam reports whether have, the params of the open challenge, has
@@ -436,20 +427,27 @@ type stringProblem struct {
 func (p *challengeParser) quotedString(discard bool) (string, stringProblem) {
 	var bad stringProblem
 	s, openLine, open := p.s, p.li, p.i
-	j := open + 1
-	// Fast path: no quoted-pair, and the string ends on this line.
-	for ; j < len(s); j++ {
-		c := s[j]
-		if c == '"' {
-			p.i = j + 1
-			return s[open+1 : j], bad
+	// Fast path: find the closing quote and check that no quoted-pair
+	// comes before it; then the value is a substring of the input.
+	rest := s[open+1:]
+	seg := rest
+	if end := strings.IndexByte(rest, '"'); end >= 0 {
+		seg = rest[:end]
+	}
+	backslash := strings.IndexByte(seg, '\\')
+	if backslash >= 0 {
+		seg = seg[:backslash]
+	}
+	if k := indexNonQdtext(seg); k >= 0 {
+		bad = stringProblem{p.li, open + 1 + k, reasonBadQuotedChar}
+	}
+	j := open + 1 + len(seg)
+	if backslash < 0 && j < len(s) {
+		p.i = j + 1
+		if bad.reason != "" {
+			return "", bad
 		}
-		if c == '\\' {
-			break
-		}
-		if !isQdtext(c) && bad.reason == "" {
-			bad = stringProblem{p.li, j, reasonBadQuotedChar}
-		}
+		return seg, bad
 	}
 	// Slow path: unescape into a copy, maybe across lines.
 	var b strings.Builder
@@ -500,31 +498,36 @@ func (p *challengeParser) quotedString(discard bool) (string, stringProblem) {
 	}
 }
 
-// closeChallenge keeps the open challenge, if any.
-func (p *challengeParser) closeChallenge(o parseOutput) parseOutput {
+// closeChallenge keeps the open challenge, if any. Its params are capped
+// so that appending to them cannot overwrite the next challenge's.
+func (p *challengeParser) closeChallenge() {
 	if p.open {
-		p.cur.last = len(o.params)
-		o.chals = append(o.chals, p.cur)
+		if last := len(p.params); last > p.first {
+			p.cur.Params = p.params[p.first:last:last]
+		}
+		if p.chals == nil {
+			// Field lines usually hold one challenge each.
+			p.chals = make([]Challenge, 0, len(p.lines))
+		}
+		p.chals = append(p.chals, p.cur)
 		p.open = false
 	}
 	p.takesParams = false
-	return o
 }
 
 // fail records a problem at (line, off). If inside, the problem is part of
 // the open challenge, which is dropped; otherwise the open challenge is
 // kept. Then it skips to the next challenge.
-func (p *challengeParser) fail(o parseOutput, line, off int, reason string, inside bool) parseOutput {
+func (p *challengeParser) fail(line, off int, reason string, inside bool) {
 	prob := ChallengeProblem{Line: line, Offset: off, Reason: reason}
 	if inside && p.open {
-		prob.Scheme = p.cur.scheme
-		o.params = o.params[:p.cur.first]
+		prob.Scheme = p.cur.Scheme
+		p.params = p.params[:p.first]
 		p.open = false
 	}
 	p.problems = append(p.problems, prob)
-	o = p.closeChallenge(o)
+	p.closeChallenge()
 	p.skipToNextChallenge()
-	return o
 }
 
 // skipToNextChallenge skips from p.i to the start of the next list element
@@ -602,41 +605,54 @@ func asciiLower(s string) string {
 	return s
 }
 
-// Character classes of RFC 9110 as bit sets over ASCII: bit c of lo is set
-// when byte c (< 64) is in the class, bit c-64 of hi when byte c (64..127)
-// is.
+// Character classes of RFC 9110, one byte per octet value, bits as below.
+// TestCharClasses checks the table against the grammar:
+//
+//	tchar   = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
+//	          "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
+//	token68 = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 const (
-	digitsLo = (1<<10 - 1) << '0'
-	upperHi  = (1<<26 - 1) << ('A' - 64)
-	lowerHi  = (1<<26 - 1) << ('a' - 64)
-
-	// tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
-	//         "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
-	tcharLo = digitsLo | 1<<'!' | 1<<'#' | 1<<'$' | 1<<'%' | 1<<'&' | 1<<'\'' |
-		1<<'*' | 1<<'+' | 1<<'-' | 1<<'.'
-	tcharHi = upperHi | lowerHi | 1<<('^'-64) | 1<<('_'-64) | 1<<('`'-64) |
-		1<<('|'-64) | 1<<('~'-64)
-
-	// token68 characters: ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/"
-	token68Lo = digitsLo | 1<<'-' | 1<<'.' | 1<<'+' | 1<<'/'
-	token68Hi = upperHi | lowerHi | 1<<('_'-64) | 1<<('~'-64)
+	classTchar   = 1 << 0 // tchar
+	classToken68 = 1 << 1 // a token68 character before the "=" padding
+	charClasses  = "" +
+		"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+		"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+		"\x00\x01\x00\x01\x01\x01\x01\x01\x00\x00\x01\x03\x00\x03\x03\x02" +
+		"\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x00\x00\x00\x00\x00\x00" +
+		"\x00\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03" +
+		"\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x00\x00\x00\x01\x03" +
+		"\x01\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03" +
+		"\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x00\x01\x00\x03\x00" +
+		"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+		"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+		"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+		"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+		"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+		"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+		"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+		"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
 )
 
-func inASCIISet(c byte, lo, hi uint64) bool {
-	if c < 64 {
-		return lo>>c&1 != 0
-	}
-	return c < 128 && hi>>(c-64)&1 != 0
-}
+func isTchar(c byte) bool { return charClasses[c]&classTchar != 0 }
 
-func isTchar(c byte) bool { return inASCIISet(c, tcharLo, tcharHi) }
-
-func isToken68Char(c byte) bool { return inASCIISet(c, token68Lo, token68Hi) }
+func isToken68Char(c byte) bool { return charClasses[c]&classToken68 != 0 }
 
 // isQdtext reports whether c is qdtext: HTAB / SP / %x21 / %x23-5B /
 // %x5D-7E / obs-text.
 func isQdtext(c byte) bool {
 	return c == '\t' || (c >= ' ' && c != '"' && c != '\\' && c != 0x7f)
+}
+
+// indexNonQdtext returns the index of the first byte of s that is not
+// qdtext, or -1. It must not be given '"' or '\\', which it does not check.
+func indexNonQdtext(s string) int {
+	for i := 0; i < len(s); i++ {
+		// One comparison for the common case: c < 0x20 || c >= 0x7f.
+		if c := s[i]; c-0x20 >= 0x7f-0x20 && c != '\t' && c < 0x80 {
+			return i
+		}
+	}
+	return -1
 }
 
 // isQuotedPairChar reports whether c may follow "\" in a quoted-pair:

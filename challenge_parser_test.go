@@ -487,7 +487,8 @@ func TestParseChallengesAllocs(t *testing.T) {
 		{name: "one challenge, no escapes", lines: []string{`Bearer realm="example", error="invalid_token", error_description="The access token expired"`}, max: 2},
 		{name: "one challenge over two lines", lines: []string{`Bearer realm="example"`, `error="invalid_token"`}, max: 2},
 		{name: "token68", lines: []string{`Basic dXNlcg==`}, max: 1},
-		{name: "Bearer and DPoP", lines: []string{`Bearer realm="example", DPoP algs="ES256 PS256"`}, max: 2},
+		{name: "Bearer and DPoP on two lines", lines: []string{`Bearer realm="example"`, `DPoP algs="ES256 PS256"`}, max: 2},
+		{name: "Bearer and DPoP on one line", lines: []string{`Bearer realm="example", DPoP algs="ES256 PS256"`}, max: 3},
 		{name: "one escape", lines: []string{`Foo title="Login to \"apps\""`}, max: 3},
 	}
 	for _, tt := range tests {
@@ -544,5 +545,82 @@ func TestParseChallengesLinearWork(t *testing.T) {
 			gotLines, _ := ParseChallenges(lines...)
 			assert.Equal(t, len(got), len(gotLines), "the same when split into lines at each comma")
 		})
+	}
+}
+
+// benchHeaders are typical WWW-Authenticate field lines. The comparison
+// with another parser lives in the benchmarks module.
+var benchHeaders = []struct {
+	name  string
+	lines []string
+}{
+	{name: "bearer", lines: []string{`Bearer realm="example", error="invalid_token", error_description="The access token expired"`}},
+	{name: "bearer+dpop", lines: []string{`Bearer realm="example"`, `DPoP algs="ES256 PS256"`}},
+	{name: "basic+charset", lines: []string{`Basic realm="simple", charset="UTF-8"`}},
+	{name: "4KiB", lines: []string{bench4KiBHeader()}},
+}
+
+// bench4KiBHeader returns a 4 KiB Bearer challenge: a long scope list and
+// description, as sent by APIs with fine-grained scopes.
+func bench4KiBHeader() string {
+	var b strings.Builder
+	b.WriteString(`Bearer realm="https://api.example.com", error="insufficient_scope", scope="`)
+	for i := 0; b.Len() < 3000; i++ {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "api.read:resource-%d", i)
+	}
+	b.WriteString(`", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource", error_description="`)
+	for b.Len() < 4096-2 {
+		b.WriteString("x")
+	}
+	b.WriteString(`"`)
+	return b.String()
+}
+
+func BenchmarkParseChallenges(b *testing.B) {
+	for _, bh := range benchHeaders {
+		b.Run(bh.name, func(b *testing.B) {
+			n := 0
+			for _, l := range bh.lines {
+				n += len(l)
+			}
+			b.SetBytes(int64(n))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ParseChallenges(bh.lines...); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestCharClasses checks the character tables and predicates against the
+// character sets of RFC 9110 written out here.
+func TestCharClasses(t *testing.T) {
+	const (
+		alpha   = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		digit   = "0123456789"
+		tchar   = "!#$%&'*+-.^_`|~" + digit + alpha
+		token68 = "-._~+/" + digit + alpha
+	)
+	require.Len(t, charClasses, 256)
+	for i := 0; i < 256; i++ {
+		c := byte(i)
+		ascii := c < 0x80 && strings.IndexByte(tchar, c) >= 0
+		assert.Equal(t, ascii, isTchar(c), "tchar %#x", c)
+		ascii = c < 0x80 && strings.IndexByte(token68, c) >= 0
+		assert.Equal(t, ascii, isToken68Char(c), "token68 character %#x", c)
+		// qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text
+		qd := c == '\t' || c == ' ' || c == 0x21 || (c >= 0x23 && c <= 0x5b) || (c >= 0x5d && c <= 0x7e) || c >= 0x80
+		assert.Equal(t, qd, isQdtext(c), "qdtext %#x", c)
+		if c != '"' && c != '\\' {
+			assert.Equal(t, qd, indexNonQdtext(string([]byte{'a', c})) < 0, "indexNonQdtext %#x", c)
+		}
+		// quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )
+		qp := c == '\t' || c == ' ' || (c >= 0x21 && c <= 0x7e) || c >= 0x80
+		assert.Equal(t, qp, isQuotedPairChar(c), "quoted-pair %#x", c)
 	}
 }
