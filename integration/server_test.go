@@ -55,14 +55,16 @@ type fositeServer struct {
 	store    *storage.MemoryStore
 
 	// mu serializes fosite's writes (token, authorize and revocation
-	// endpoints, storage calls from tests) against its reads
-	// (introspection). fosite's example MemoryStore is not safe for
-	// concurrent rotation: RevokeRefreshToken writes the refresh token map
-	// under a different mutex than the one readers take, and two refreshes
-	// of one refresh token can both pass the "still active" check. With
-	// the writes serialized, concurrent reuse is detected exactly as a
-	// transactional store would, which is the strict behaviour the tests
-	// need: a second use of a refresh token is always caught.
+	// endpoints, storage calls from tests) against everything else.
+	// fosite's example MemoryStore is not safe for concurrent refreshes:
+	// RevokeRefreshToken writes the refresh token map under another mutex
+	// than GetRefreshTokenSession reads it (the race detector reports it
+	// when ten refreshes of one token run at once), and having no
+	// transactions, its check that a refresh token is still active and its
+	// rotation are not one atomic step. Serialized, the store behaves like
+	// a transactional one: a second use of a refresh token is always seen
+	// as reuse. Requests still arrive concurrently; only fosite's work is
+	// serialized.
 	mu sync.RWMutex
 
 	// fault, if set, is how the token endpoint answers instead of

@@ -124,6 +124,45 @@ func TestConcurrentRequestsOneRefresh(t *testing.T) {
 	assert.Empty(t, s.tokenErrorCounts(), "token endpoint refusals (a reused refresh token would show here)")
 }
 
+// The harness's control: ten refreshes of one refresh token sent at once
+// straight to fosite (no Transport) get one new token and nine refusals. So
+// a Transport whose single flight let two refreshes through could not pass
+// unnoticed.
+func TestServerRefusesConcurrentReuse(t *testing.T) {
+	t.Parallel()
+	s := newFositeServer(t, time.Hour)
+	cfg := s.oauth2Config()
+	ctx := s.clientContext(t)
+	first := s.login(t)
+	const n = 10
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, errs[i] = cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: first.RefreshToken}).Token()
+		}()
+	}
+	close(start)
+	wg.Wait()
+	succeeded := 0
+	for _, err := range errs {
+		if err == nil {
+			succeeded++
+			continue
+		}
+		var re *oauth2.RetrieveError
+		if assert.ErrorAs(t, err, &re) {
+			assert.Equal(t, "invalid_grant", re.ErrorCode, "code of a refused reuse")
+		}
+	}
+	assert.Equal(t, 1, succeeded, "refreshes of one refresh token that fosite granted")
+	assert.Equal(t, map[string]int{"invalid_grant": n - 1}, s.tokenErrorCounts(), "token endpoint refusals")
+}
+
 // fosite's reuse detection is real: a rotated refresh token presented again
 // is refused and revokes the grant, and the Transport holding the newest
 // token then reports that the user must log in.
@@ -277,6 +316,38 @@ func TestFileStoreSharedByTwoTransports(t *testing.T) {
 	stored, err := storeB.Load(ctx)
 	require.NoError(t, err)
 	assert.NotEqual(t, first.RefreshToken, stored.RefreshToken, "the file holds the rotated refresh token")
+}
+
+// The control for the test above: two Transports with a copy of the same
+// token in separate stores, so no lock between them. Each refreshes with the
+// same refresh token; fosite takes the second use for a stolen token and
+// revokes the grant, and both end up needing a login. This is what the
+// FileStore lock prevents, and it shows that the server would catch a
+// refresh token used twice.
+func TestSeparateStoresLoseTheGrant(t *testing.T) {
+	t.Parallel()
+	s := newFositeServer(t, time.Hour)
+	cfg := s.oauth2Config()
+	ctx := s.clientContext(t)
+	first := s.login(t)
+	clientA, _ := newClient(s, authtransport.NewMemoryStore(authtransport.TokenFromOAuth2(first)), authtransport.NewOAuth2Refresher(cfg), 0)
+	clientB, _ := newClient(s, authtransport.NewMemoryStore(authtransport.TokenFromOAuth2(first)), authtransport.NewOAuth2Refresher(cfg), 0)
+	s.revokeAccessTokenInStorage(t, first.AccessToken)
+
+	status, _, err := get(ctx, clientA, s.API.URL+"/resource")
+	require.NoError(t, err, "A refreshes first")
+	require.Equal(t, http.StatusOK, status, "status of A after its refresh")
+
+	_, _, err = get(ctx, clientB, s.API.URL+"/resource")
+	lr := requireLoginRequired(t, err, authtransport.ReasonRefreshRejected)
+	var rerr *authtransport.RefreshError
+	require.ErrorAs(t, lr, &rerr)
+	assert.Equal(t, "invalid_grant", rerr.Code, "B presented the rotated refresh token")
+
+	_, _, err = get(ctx, clientA, s.API.URL+"/resource")
+	requireLoginRequired(t, err, authtransport.ReasonRefreshRejected)
+	assert.Equal(t, 3, s.grantCount("refresh_token"), "refresh grants: A, B's reuse, A's refresh of the revoked chain")
+	assert.Equal(t, 2, s.tokenErrorCounts()["invalid_grant"], "invalid_grant refusals")
 }
 
 // A token endpoint answering 503 is a transient *RefreshError, not a
