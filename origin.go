@@ -1,6 +1,7 @@
 package authtransport
 
 import (
+	"fmt"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -13,17 +14,19 @@ type origin struct {
 	scheme, host, port string
 }
 
-// parseOrigin parses "scheme://host[:port]"; a path, if any, is ignored.
-func parseOrigin(s string) (origin, bool) {
+// parseOrigin parses "scheme://host[:port]" with an http or https scheme
+// and nothing else but an optional trailing "/".
+func parseOrigin(s string) (origin, error) {
 	u, err := url.Parse(s)
-	if err != nil || u.Host == "" {
-		return origin{}, false
+	if err != nil || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" ||
+		(!strings.EqualFold(u.Scheme, "https") && !strings.EqualFold(u.Scheme, "http")) {
+		return origin{}, fmt.Errorf("authtransport: Transport.Origins: %q is not an origin like https://api.example.com", s)
 	}
 	o := origin{scheme: strings.ToLower(u.Scheme), host: strings.ToLower(u.Hostname()), port: u.Port()}
 	if o.port == "" {
 		o.port = defaultPort(o.scheme)
 	}
-	return o, o.scheme == "https" || o.scheme == "http"
+	return o, nil
 }
 
 func defaultPort(scheme string) string {
@@ -42,7 +45,21 @@ func (o origin) matches(u *url.URL) bool {
 	if port == "" {
 		port = defaultPort(u.Scheme)
 	}
-	return strings.EqualFold(o.scheme, u.Scheme) && strings.EqualFold(o.host, u.Hostname()) && o.port == port
+	return strings.EqualFold(o.scheme, u.Scheme) && sameHost(o.host, u.Hostname()) && o.port == port
+}
+
+// sameHost compares host names case-insensitively and IP addresses by
+// value, so that "::1" and "0:0:0:0:0:0:0:1" match.
+func sameHost(a, b string) bool {
+	if strings.EqualFold(a, b) {
+		return true
+	}
+	ia, err := netip.ParseAddr(a)
+	if err != nil {
+		return false
+	}
+	ib, err := netip.ParseAddr(b)
+	return err == nil && ia == ib
 }
 
 // sameOrigin reports whether a and b have the same origin.
@@ -54,7 +71,7 @@ func sameOrigin(a, b *url.URL) bool {
 	if pb == "" {
 		pb = defaultPort(b.Scheme)
 	}
-	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && pa == pb
+	return strings.EqualFold(a.Scheme, b.Scheme) && sameHost(a.Hostname(), b.Hostname()) && pa == pb
 }
 
 // isLoopback reports whether host (without port or brackets) is a loopback

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -84,8 +85,9 @@ func NewTokenSourceRefresher(src oauth2.TokenSource) Refresher {
 	})
 }
 
-// refreshError classifies an error of the oauth2 package. The body of the
-// token endpoint's response is never kept: it may echo credentials.
+// refreshError classifies a refresher's error as a *LoginRequiredError or a
+// *RefreshError. It never keeps the body of a token endpoint's response (it
+// may echo credentials) nor the query of a URL.
 func refreshError(err error) error {
 	var lr *LoginRequiredError
 	var re *RefreshError
@@ -94,6 +96,10 @@ func refreshError(err error) error {
 	}
 	var oe *oauth2.RetrieveError
 	if !errors.As(err, &oe) {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = &url.Error{Op: ue.Op, URL: withoutQuery(ue.URL), Err: ue.Err}
+		}
 		return &RefreshError{Err: err}
 	}
 	e := &RefreshError{
@@ -113,6 +119,16 @@ func refreshError(err error) error {
 		e.Terminal = true
 	}
 	return e
+}
+
+// withoutQuery returns rawURL without its query and fragment.
+func withoutQuery(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "(invalid URL)"
+	}
+	u.RawQuery, u.Fragment, u.User = "", "", nil
+	return u.String()
 }
 
 // maxRetryAfter bounds how long a server can make the Transport wait.

@@ -41,9 +41,11 @@ type verdict struct {
 //   - error="insufficient_user_authentication" (RFC 9470): step up;
 //   - a 401 with a DPoP challenge error="use_dpop_nonce" (RFC 9449 §9) and
 //     a DPoP-Nonce header: resend with that nonce;
-//   - any other 401: the token was rejected, refresh and resend; with
-//     error="invalid_dpop_proof" (RFC 9449 §7.1) badProof is set, and
-//     [Transport.proofRefused] may return the response instead;
+//   - any other 401 with a Bearer or DPoP challenge, or with none: the
+//     token was rejected, refresh and resend; with error="invalid_dpop_proof"
+//     (RFC 9449 §7.1) badProof is set, and [Transport.proofRefused] may
+//     return the response instead;
+//   - a 401 whose challenges are all of other schemes: the caller gets it;
 //   - any other 403: the server understood the token and refuses the
 //     request; the caller gets the response.
 //
@@ -72,7 +74,9 @@ func readVerdict(resp *http.Response) verdict {
 			v.decisive = c
 		}
 	}
-	if resp.StatusCode == http.StatusUnauthorized {
+	// A 401 whose challenges are all for other schemes (a proxy's Basic
+	// or Negotiate, say) is not about the token.
+	if resp.StatusCode == http.StatusUnauthorized && (len(chs) == 0 || v.decisive.Scheme != "") {
 		v.action = actionRefresh
 		if useNonce && validNonce(resp.Header.Get(HeaderDPoPNonce)) {
 			v.action = actionNonce
@@ -171,6 +175,9 @@ func rewind(req *http.Request) (io.ReadCloser, bool, error) {
 const maxDrain = 64 << 10
 
 func drainAndClose(resp *http.Response) {
+	if resp.Body == nil {
+		return
+	}
 	_, _ = io.CopyN(io.Discard, resp.Body, maxDrain)
 	_ = resp.Body.Close()
 }

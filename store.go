@@ -35,11 +35,14 @@ type LockingStore interface {
 	Lock(ctx context.Context) (unlock func(), err error)
 }
 
-// MemoryStore is a [Store] that keeps the token in memory. Its zero value is
-// an empty store ready to use. It is safe for concurrent use.
+// MemoryStore is a [LockingStore] that keeps the token in memory. Its zero
+// value is an empty store ready to use. It is safe for concurrent use, and
+// several [Transport] values may share one: its lock makes them refresh
+// once between them.
 type MemoryStore struct {
-	mu  sync.Mutex // guards tok
+	mu  sync.Mutex // guards tok and sem
 	tok *Token
+	sem chan struct{} // the refresh lock, made on first use
 }
 
 // NewMemoryStore returns a MemoryStore holding tok, which may be nil.
@@ -57,10 +60,26 @@ func (s *MemoryStore) Load(ctx context.Context) (*Token, error) {
 	return s.tok, nil
 }
 
-// Save replaces the token.
+// Save replaces the token; nil empties the store.
 func (s *MemoryStore) Save(ctx context.Context, tok *Token) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tok = tok
 	return nil
+}
+
+// Lock blocks until the caller holds the store's lock or ctx ends.
+func (s *MemoryStore) Lock(ctx context.Context) (unlock func(), err error) {
+	s.mu.Lock()
+	if s.sem == nil {
+		s.sem = make(chan struct{}, 1)
+	}
+	sem := s.sem
+	s.mu.Unlock()
+	select {
+	case sem <- struct{}{}:
+		return func() { <-sem }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }

@@ -2,8 +2,6 @@ package authtransport
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -89,13 +87,16 @@ type Transport struct {
 
 	initOnce sync.Once
 	origins  []origin    // parsed Origins
+	initErr  error       // an invalid Origins entry
 	memStore MemoryStore // Store when Store is nil
 
 	cur     atomic.Pointer[current] // the token attached to requests
 	flights singleflight.Group
 
-	mu      sync.Mutex // guards failure
-	failure *failure
+	mu          sync.Mutex // guards failure, rejectedTok and unsaved
+	failure     *failure   // the last failed refresh
+	rejectedTok *Token     // the last token a resource server rejected
+	unsaved     *unsaved   // a refreshed token the store failed to save
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
@@ -107,24 +108,18 @@ type current struct {
 	refreshAt time.Time // when to refresh; zero: never ahead of a rejection
 }
 
-// failure is the last failed refresh, kept so that callers do not hammer an
-// authorization server that refused or is down.
-type failure struct {
-	base     *Token    // the token that could not be refreshed
-	err      error     // what the callers get
-	until    time.Time // transient failures: when to try again
-	terminal bool      // only a different stored token can help
-	count    int       // consecutive transient failures
-}
-
-func (t *Transport) init() {
+func (t *Transport) init() error {
 	t.initOnce.Do(func() {
 		for _, s := range t.Origins {
-			if o, ok := parseOrigin(s); ok {
-				t.origins = append(t.origins, o)
+			o, err := parseOrigin(s)
+			if err != nil {
+				t.initErr = err
+				return
 			}
+			t.origins = append(t.origins, o)
 		}
 	})
+	return t.initErr
 }
 
 func (t *Transport) base() http.RoundTripper {
@@ -164,12 +159,17 @@ func (t *Transport) refreshTimeout() time.Duration {
 // the token attached; the caller's request is never modified.
 //
 // RoundTrip returns a [*LoginRequiredError] when the request cannot be
-// authorized without the user, a [*RefreshError] when no token could be
-// obtained for now, and the context's error when the request's context ends
-// first. As the RoundTripper contract requires, the request body is closed
+// authorized without the user; a [*RefreshError] when no token could be
+// obtained for now (the token endpoint or the [Store] failed); the context's
+// error when the request's context ends first; an error for an invalid
+// Origins entry, a failed DPoP signature or a failed GetBody; and Base's
+// errors as they are. As the RoundTripper contract requires, the request body is closed
 // on every path, and a response is never returned together with an error.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	t.init()
+	if err := t.init(); err != nil {
+		closeBody(req)
+		return nil, err
+	}
 	if !t.authorizes(req) {
 		return t.base().RoundTrip(req)
 	}
@@ -271,13 +271,15 @@ func (t *Transport) rejected(req *http.Request, cur *current, resp *http.Respons
 // Token returns a token that is valid now, refreshing the stored one if it
 // is missing, expired or about to expire. It is for code that needs the
 // token itself, such as a gRPC or WebSocket client.
+//
+// The token is a copy: changing it changes nothing in t.
 func (t *Transport) Token(ctx context.Context) (*Token, error) {
-	t.init()
 	cur, err := t.usable(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return cur.tok, nil
+	tok := *cur.tok
+	return &tok, nil
 }
 
 // TokenSource returns an [oauth2.TokenSource] backed by t, for code that
@@ -304,195 +306,6 @@ func (t *Transport) CloseIdleConnections() {
 	if c, ok := t.base().(closeIdler); ok {
 		c.CloseIdleConnections()
 	}
-}
-
-// usable returns the token to attach, refreshing first when it is missing
-// or due.
-func (t *Transport) usable(ctx context.Context) (*current, error) {
-	cur := t.cur.Load()
-	if cur != nil && !cur.due(time.Now()) {
-		return cur, nil
-	}
-	return t.refresh(ctx, cur, false)
-}
-
-// due reports whether c must be refreshed before it is used.
-func (c *current) due(now time.Time) bool {
-	return (!c.refreshAt.IsZero() && !now.Before(c.refreshAt)) || c.tok.expiresWithin(now, 0)
-}
-
-// refresh returns a token newer than stale, running or joining the single
-// flight that obtains one. rejected tells that the resource server refused
-// stale, as opposed to stale being due.
-func (t *Transport) refresh(ctx context.Context, stale *current, rejected bool) (*current, error) {
-	var staleTok *Token
-	if stale != nil {
-		staleTok = stale.tok
-	}
-	// Another caller may have replaced the token already.
-	if cur := t.cur.Load(); cur != nil && !sameToken(cur.tok, staleTok) && !cur.due(time.Now()) {
-		return cur, nil
-	}
-	ch := t.flights.DoChan("", func() (any, error) {
-		return t.obtain(context.WithoutCancel(ctx), staleTok, rejected)
-	})
-	select {
-	case r := <-ch:
-		if r.Err != nil {
-			return nil, r.Err
-		}
-		return r.Val.(*current), nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-// obtain is the shared work of a flight: under the store's lock, if it has
-// one, it reloads the store and uses the stored token if it is newer than
-// stale and not due, and otherwise refreshes and saves. When refreshing
-// fails, a stored token that has not expired and was not rejected goes on
-// serving until the failure's backoff ends.
-func (t *Transport) obtain(ctx context.Context, stale *Token, rejected bool) (*current, error) {
-	ctx, cancel := context.WithTimeout(ctx, t.refreshTimeout())
-	defer cancel()
-	store := t.store()
-	if ls, ok := store.(LockingStore); ok {
-		unlock, err := ls.Lock(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("authtransport: lock token store: %w", err)
-		}
-		defer unlock()
-	}
-	stored, err := store.Load(ctx)
-	if err != nil && !errors.Is(err, ErrNoToken) {
-		return nil, fmt.Errorf("authtransport: load token: %w", err)
-	}
-	if err != nil {
-		stored = nil
-	}
-	now := time.Now()
-	var fallback *Token
-	if stored != nil && !stored.expiresWithin(now, 0) && !(rejected && sameToken(stored, stale)) {
-		switch {
-		case sameToken(stored, stale):
-		case stale != nil:
-			// Another process replaced the token this one had: adopt
-			// it, even if it lives shorter than the margin.
-			return t.publish(stored, t.refreshAt(stored, now)), nil
-		case !stored.expiresWithin(now, t.margin()):
-			// First load.
-			return t.publish(stored, stored.Expiry.Add(-t.margin())), nil
-		}
-		fallback = stored
-	}
-	if f := t.recentFailure(stored, now); f != nil {
-		return t.orFallback(fallback, f)
-	}
-	if t.Refresher == nil {
-		return nil, &LoginRequiredError{Reason: ReasonNoToken}
-	}
-	t.log(ctx, slog.LevelInfo, "authtransport: refreshing token")
-	tok, err := t.Refresher.Refresh(t.refreshContext(ctx), stored)
-	if err == nil && (tok == nil || tok.AccessToken == "") {
-		err = &RefreshError{Err: errors.New("authtransport: refresher returned no access token")}
-	}
-	if err != nil {
-		f := t.recordFailure(stored, err, time.Now())
-		t.log(ctx, slog.LevelWarn, "authtransport: token refresh failed", slog.Any("error", f.err))
-		return t.orFallback(fallback, f)
-	}
-	t.recordSuccess()
-	if err := store.Save(ctx, tok); err != nil {
-		// The old refresh token may be spent already: keep serving the
-		// new token from memory rather than fail the request.
-		t.log(ctx, slog.LevelError, "authtransport: saving refreshed token failed", slog.Any("error", err))
-	}
-	t.log(ctx, slog.LevelInfo, "authtransport: token refreshed", slog.Any("token", *tok))
-	return t.publish(tok, t.refreshAt(tok, time.Now())), nil
-}
-
-// refreshAt is when to refresh a token that is new at now: the margin
-// before its expiry, or halfway through its life if it lives shorter than
-// twice the margin. It is zero for a token without expiry.
-func (t *Transport) refreshAt(tok *Token, now time.Time) time.Time {
-	if tok.Expiry.IsZero() {
-		return time.Time{}
-	}
-	return tok.Expiry.Add(-min(t.margin(), tok.Expiry.Sub(now)/2))
-}
-
-// orFallback returns fallback, if there is one, to be used until the
-// failure f may be retried; otherwise f's error.
-func (t *Transport) orFallback(fallback *Token, f *failure) (*current, error) {
-	if fallback == nil {
-		return nil, f.err
-	}
-	until := fallback.Expiry
-	if !f.terminal && !until.IsZero() && f.until.Before(until) {
-		until = f.until
-	}
-	return t.publish(fallback, until), nil
-}
-
-// publish makes tok the token attached to requests until refreshAt (zero:
-// until it is rejected).
-func (t *Transport) publish(tok *Token, refreshAt time.Time) *current {
-	c := &current{tok: tok, auth: tok.Type() + " " + tok.AccessToken, refreshAt: refreshAt}
-	t.cur.Store(c)
-	return c
-}
-
-// Backoff after transient refresh failures: base doubles per failure up to
-// the cap.
-const (
-	backoffBase = time.Second
-	backoffCap  = time.Minute
-)
-
-// recentFailure returns the last failed refresh of base if it failed
-// terminally, or transiently and less than the backoff ago.
-func (t *Transport) recentFailure(base *Token, now time.Time) *failure {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	f := t.failure
-	if f == nil || !sameToken(f.base, base) || (!f.terminal && !now.Before(f.until)) {
-		return nil
-	}
-	return f
-}
-
-// recordFailure classifies err and remembers it; the failure's err is what
-// callers get.
-func (t *Transport) recordFailure(base *Token, err error, now time.Time) *failure {
-	var lr *LoginRequiredError
-	var re *RefreshError
-	switch {
-	case errors.As(err, &lr):
-	case errors.As(err, &re) && re.Terminal:
-		err = &LoginRequiredError{Reason: ReasonRefreshRejected, Err: err}
-	case !errors.As(err, &re):
-		re = &RefreshError{Err: err}
-		err = re
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	f := &failure{base: base, err: err, terminal: re == nil || re.Terminal}
-	if !f.terminal {
-		f.count = 1
-		if p := t.failure; p != nil && !p.terminal && sameToken(p.base, base) {
-			f.count = p.count + 1
-		}
-		wait := min(backoffBase<<min(f.count-1, 16), backoffCap)
-		f.until = now.Add(max(wait, re.RetryAfter))
-	}
-	t.failure = f
-	return f
-}
-
-func (t *Transport) recordSuccess() {
-	t.mu.Lock()
-	t.failure = nil
-	t.mu.Unlock()
 }
 
 func (t *Transport) log(ctx context.Context, level slog.Level, msg string, attrs ...slog.Attr) {

@@ -489,3 +489,33 @@ func TestAdoptsTokenRefreshedByAnotherTransport(t *testing.T) {
 	}
 	assert.Equal(t, int32(1), calls.Load(), "the second transport adopted the first one's token")
 }
+
+func TestInvalidOriginsFailLoudly(t *testing.T) {
+	for _, o := range []string{"api.example.com", "https://user:pw@api.example.com", "https://api.example.com/v1", "ftp://api.example.com", "https://api.example.com?q=1"} {
+		t.Run(o, func(t *testing.T) {
+			body := &closeCounter{Reader: strings.NewReader("x")}
+			tr := &authtransport.Transport{Base: newAPI("tok"), Store: authtransport.NewMemoryStore(valid("tok")), Origins: []string{o}}
+			req, err := http.NewRequest(http.MethodPost, "https://api.example.com/x", body)
+			require.NoError(t, err)
+			_, err = tr.RoundTrip(req)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "Transport.Origins")
+			assert.Equal(t, int32(1), body.closes.Load())
+		})
+	}
+}
+
+func TestOriginsCompareIPAddressesByValue(t *testing.T) {
+	var got string
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		got = r.Header.Get("Authorization")
+		return respond(r, http.StatusOK, ""), nil
+	})
+	tr := &authtransport.Transport{Base: base, Store: authtransport.NewMemoryStore(valid("tok")), Origins: []string{"https://[::1]:8443/"}}
+	req, err := http.NewRequest(http.MethodGet, "https://[0:0:0:0:0:0:0:1]:8443/x", nil)
+	require.NoError(t, err)
+	resp, err := tr.RoundTrip(req)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	assert.Equal(t, "Bearer tok", got)
+}

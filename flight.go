@@ -1,0 +1,336 @@
+package authtransport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+)
+
+// failure is the last failed refresh, kept so that callers do not hammer an
+// authorization server that refused or is down.
+type failure struct {
+	base     *Token    // the stored token that could not be refreshed
+	err      error     // what the callers get
+	until    time.Time // when to try again
+	terminal bool      // the server refused: only the user can help
+	count    int       // consecutive transient failures
+}
+
+// unsaved is a refreshed token the store failed to save, and the stored
+// token it replaces. Its refresh token is the only one that still works.
+type unsaved struct {
+	tok, base *Token
+}
+
+// Backoff after failed refreshes: transient failures wait backoffBase,
+// doubling per failure up to backoffCap, with ±20% jitter, and at least the
+// server's Retry-After; a terminal failure is not retried for the same
+// stored token for terminalBackoff.
+const (
+	backoffBase     = time.Second
+	backoffCap      = time.Minute
+	terminalBackoff = 5 * time.Minute
+)
+
+// usable returns the token to attach, refreshing first when it is missing
+// or due.
+func (t *Transport) usable(ctx context.Context) (*current, error) {
+	cur := t.cur.Load()
+	if cur != nil && !cur.due(time.Now()) {
+		return cur, nil
+	}
+	return t.refresh(ctx, cur, false)
+}
+
+// due reports whether c must be refreshed before it is used.
+func (c *current) due(now time.Time) bool {
+	return (!c.refreshAt.IsZero() && !now.Before(c.refreshAt)) || c.tok.expiresWithin(now, 0)
+}
+
+// refresh returns a token newer than stale, running or joining the single
+// flight that obtains one. rejected tells that the resource server refused
+// stale, as opposed to stale being due.
+func (t *Transport) refresh(ctx context.Context, stale *current, rejected bool) (*current, error) {
+	var staleTok *Token
+	if stale != nil {
+		staleTok = stale.tok
+	}
+	// Another caller may have replaced the token already.
+	if cur := t.cur.Load(); cur != nil && !sameToken(cur.tok, staleTok) && !cur.due(time.Now()) {
+		return cur, nil
+	}
+	c, err := t.join(ctx, staleTok, rejected)
+	if err == nil && rejected && sameToken(c.tok, staleTok) {
+		// The flight this caller joined had not heard of the
+		// rejection and kept the token: tell it.
+		c, err = t.join(ctx, staleTok, true)
+	}
+	return c, err
+}
+
+// join runs or joins the flight. The flight's work is detached from ctx;
+// the caller stops waiting when ctx ends.
+func (t *Transport) join(ctx context.Context, stale *Token, rejected bool) (*current, error) {
+	ch := t.flights.DoChan("", func() (any, error) {
+		return t.obtain(context.WithoutCancel(ctx), stale, rejected)
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*current), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// obtain is the shared work of a flight. Under the store's lock, if it has
+// one, it reloads the store and adopts the stored token if it is newer than
+// stale; otherwise it refreshes and saves. When refreshing fails, a stored
+// token that has not expired and was not rejected goes on serving until the
+// failure's backoff ends.
+func (t *Transport) obtain(ctx context.Context, stale *Token, rejected bool) (*current, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.refreshTimeout())
+	defer cancel()
+	if rejected {
+		t.markRejected(stale)
+	}
+	// A token this process holds stays usable if the store fails.
+	fallback := t.usableFallback(stale, time.Now())
+	store := t.store()
+	if ls, ok := store.(LockingStore); ok {
+		unlock, err := ls.Lock(ctx)
+		if err != nil {
+			return t.storeFailed(ctx, stale, fallback, fmt.Errorf("lock token store: %w", err))
+		}
+		defer unlock()
+	}
+	stored, err := t.load(ctx, store)
+	if err != nil {
+		return t.storeFailed(ctx, stale, fallback, fmt.Errorf("load token: %w", err))
+	}
+
+	now := time.Now()
+	fallback = t.usableFallback(stored, now)
+	if fallback != nil && !sameToken(stored, stale) {
+		switch {
+		case stale != nil:
+			// Another caller or process replaced the token: adopt it,
+			// even if it lives shorter than the margin.
+			return t.publish(stored, t.refreshAt(stored, now)), nil
+		case !stored.expiresWithin(now, t.margin()):
+			// First load.
+			return t.publish(stored, t.loadedRefreshAt(stored)), nil
+		}
+	}
+	if f := t.recentFailure(stored, now); f != nil {
+		return t.orFallback(fallback, f)
+	}
+	if t.Refresher == nil {
+		return t.orFallback(fallback, &failure{err: &LoginRequiredError{Reason: ReasonNoToken}, terminal: true})
+	}
+
+	t.log(ctx, slog.LevelInfo, "authtransport: refreshing token")
+	tok, err := t.Refresher.Refresh(t.refreshContext(ctx), stored)
+	now = time.Now()
+	if err == nil {
+		err = checkRefreshed(tok, now)
+	}
+	if err != nil {
+		f := t.recordFailure(stored, err, now)
+		t.log(ctx, slog.LevelWarn, "authtransport: token refresh failed", slog.Any("error", f.err))
+		return t.orFallback(fallback, f)
+	}
+	t.recordSuccess()
+	t.save(ctx, store, stored, tok)
+	t.log(ctx, slog.LevelInfo, "authtransport: token refreshed", slog.Any("token", *tok))
+	return t.publish(tok, t.refreshAt(tok, now)), nil
+}
+
+// checkRefreshed rejects a token no request could use.
+func checkRefreshed(tok *Token, now time.Time) error {
+	switch {
+	case tok == nil || tok.AccessToken == "":
+		return &RefreshError{Err: errors.New("refresher returned no access token")}
+	case tok.expiresWithin(now, 0):
+		return &RefreshError{Err: errors.New("refresher returned an expired token")}
+	}
+	return nil
+}
+
+// load reads the store. If this process refreshed a token that the store
+// failed to save and the store still holds its predecessor, whose refresh
+// token is spent, it tries the save again and returns the unsaved token.
+func (t *Transport) load(ctx context.Context, store Store) (*Token, error) {
+	stored, err := store.Load(ctx)
+	if errors.Is(err, ErrNoToken) {
+		stored, err = nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	u := t.unsaved
+	t.mu.Unlock()
+	if u == nil {
+		return stored, nil
+	}
+	if !sameToken(stored, u.base) {
+		// The store has moved on.
+		t.setUnsaved(nil)
+		return stored, nil
+	}
+	if err := store.Save(ctx, u.tok); err == nil {
+		t.setUnsaved(nil)
+	}
+	return u.tok, nil
+}
+
+// save stores tok, which replaces base. Saving is not cut short by the
+// refresh timeout: the refresh token that came with tok may be the only
+// one that still works. When it fails, tok is served from memory and saved
+// again on the next refresh.
+func (t *Transport) save(ctx context.Context, store Store, base, tok *Token) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), t.refreshTimeout())
+	defer cancel()
+	if err := store.Save(ctx, tok); err != nil {
+		t.setUnsaved(&unsaved{tok: tok, base: base})
+		t.log(ctx, slog.LevelError, "authtransport: saving refreshed token failed", slog.Any("error", err))
+		return
+	}
+	t.setUnsaved(nil)
+}
+
+func (t *Transport) setUnsaved(u *unsaved) {
+	t.mu.Lock()
+	t.unsaved = u
+	t.mu.Unlock()
+}
+
+// storeFailed handles a store that could not be locked or read: a
+// transient failure of the refresh.
+func (t *Transport) storeFailed(ctx context.Context, stale, fallback *Token, err error) (*current, error) {
+	f := t.recordFailure(stale, &RefreshError{Err: err}, time.Now())
+	t.log(ctx, slog.LevelWarn, "authtransport: token store failed", slog.Any("error", f.err))
+	return t.orFallback(fallback, f)
+}
+
+// usableFallback returns tok if a request may still carry it: it has not
+// expired and no resource server rejected it.
+func (t *Transport) usableFallback(tok *Token, now time.Time) *Token {
+	if tok == nil || tok.expiresWithin(now, 0) {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if sameToken(tok, t.rejectedTok) {
+		return nil
+	}
+	return tok
+}
+
+func (t *Transport) markRejected(tok *Token) {
+	if tok == nil {
+		return
+	}
+	t.mu.Lock()
+	t.rejectedTok = tok
+	t.mu.Unlock()
+}
+
+// refreshAt is when to refresh a token that is new at now: the margin
+// before its expiry, or halfway through its life if it lives shorter than
+// twice the margin. It is zero for a token without expiry.
+func (t *Transport) refreshAt(tok *Token, now time.Time) time.Time {
+	if tok.Expiry.IsZero() {
+		return time.Time{}
+	}
+	return tok.Expiry.Add(-min(t.margin(), tok.Expiry.Sub(now)/2))
+}
+
+// loadedRefreshAt is when to refresh a token loaded from the store, whose
+// lifetime is unknown: the margin before its expiry; zero without expiry.
+func (t *Transport) loadedRefreshAt(tok *Token) time.Time {
+	if tok.Expiry.IsZero() {
+		return time.Time{}
+	}
+	return tok.Expiry.Add(-t.margin())
+}
+
+// orFallback returns fallback, if there is one, to be used until the
+// failure f may be retried (or it expires). Without one it withdraws a
+// published token that is rejected or expired, so that no request carries
+// it, and returns f's error.
+func (t *Transport) orFallback(fallback *Token, f *failure) (*current, error) {
+	if fallback != nil {
+		until := f.until
+		if !fallback.Expiry.IsZero() && (until.IsZero() || fallback.Expiry.Before(until)) {
+			until = fallback.Expiry
+		}
+		return t.publish(fallback, until), nil
+	}
+	if c := t.cur.Load(); c != nil && t.usableFallback(c.tok, time.Now()) == nil {
+		t.cur.CompareAndSwap(c, nil)
+	}
+	return nil, f.err
+}
+
+// publish makes tok the token attached to requests until refreshAt (zero:
+// until it is rejected).
+func (t *Transport) publish(tok *Token, refreshAt time.Time) *current {
+	c := &current{tok: tok, auth: tok.Type() + " " + tok.AccessToken, refreshAt: refreshAt}
+	t.cur.Store(c)
+	return c
+}
+
+// recentFailure returns the last failed refresh of base if it may not be
+// retried yet.
+func (t *Transport) recentFailure(base *Token, now time.Time) *failure {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f := t.failure
+	if f == nil || !sameToken(f.base, base) || !now.Before(f.until) {
+		return nil
+	}
+	return f
+}
+
+// recordFailure classifies err and remembers it; the failure's err is what
+// callers get: a *LoginRequiredError or a *RefreshError.
+func (t *Transport) recordFailure(base *Token, err error, now time.Time) *failure {
+	err = refreshError(err)
+	var lr *LoginRequiredError
+	var re *RefreshError
+	if !errors.As(err, &lr) && errors.As(err, &re) && re.Terminal {
+		err = &LoginRequiredError{Reason: ReasonRefreshRejected, Err: err}
+	}
+	f := &failure{base: base, err: err, terminal: errors.Is(err, ErrLoginRequired)}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if f.terminal {
+		f.until = now.Add(terminalBackoff)
+	} else {
+		f.count = 1
+		if p := t.failure; p != nil && !p.terminal && sameToken(p.base, base) {
+			f.count = p.count + 1
+		}
+		wait := min(backoffBase<<min(f.count-1, 16), backoffCap)
+		wait += time.Duration(rand.Int64N(int64(wait)*2/5+1)) - wait/5
+		if re != nil {
+			wait = max(wait, re.RetryAfter)
+		}
+		f.until = now.Add(wait)
+	}
+	t.failure = f
+	return f
+}
+
+func (t *Transport) recordSuccess() {
+	t.mu.Lock()
+	t.failure = nil
+	t.mu.Unlock()
+}
