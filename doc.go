@@ -23,8 +23,11 @@
 //  4. A 401 or 403 is read through its WWW-Authenticate challenges
 //     ([ParseChallenges]): error="insufficient_scope" (RFC 6750) and
 //     error="insufficient_user_authentication" (RFC 9470) end in a
-//     [*LoginRequiredError]; any other 401 means the token was rejected; a
-//     403 without those errors is returned to the caller as it is.
+//     [*LoginRequiredError]; a DPoP error="use_dpop_nonce" is answered
+//     with the new nonce; any other 401 with a Bearer or DPoP challenge, or
+//     with none, means the token was rejected. A 401 whose challenges are
+//     all of other schemes (a proxy's Basic, say) and a 403 without those
+//     errors are returned to the caller as they are.
 //  5. After a rejection the token is refreshed, unless another caller has
 //     replaced it in the meantime, and the request is resent once, if its
 //     body can be replayed (no body, [http.NoBody], or GetBody). A second
@@ -42,10 +45,12 @@
 //     no login: [ReasonBodyNotReplayable] means the token was refreshed but
 //     the request could not be resent, so sending it again works.
 //   - [*RefreshError] when no token could be had for now (network failure,
-//     timeout, 5xx, 429, garbage from the token endpoint). The Transport
-//     waits for a backoff (at least the server's Retry-After) before it asks
-//     again, and until then returns the same error at once; a token that has
-//     not expired and was not rejected keeps serving meanwhile.
+//     timeout, 5xx, 429, garbage or an expired token from the token
+//     endpoint, a [Store] that cannot be locked or read). The Transport
+//     waits for a backoff (1 s doubling to 1 min, with jitter, and at least
+//     the server's Retry-After) before it asks again, and until then
+//     returns the same error at once; a token that has not expired and was
+//     not rejected keeps serving meanwhile.
 //   - the request context's error when it ends first, and Base's errors as
 //     they are.
 //
@@ -61,9 +66,13 @@
 // when its own context ends. Refreshes are generation-checked: a request
 // rejected with a token that has already been replaced uses the
 // replacement and never causes a second refresh. A refresh the server
-// refused is not repeated for the same stored token.
+// refused is not repeated for the same stored token for five minutes; a
+// new stored token (the user logged in again) is used at once. A refreshed
+// token that the store fails to save is kept in memory and saved again on
+// the next refresh, so its refresh token is the one presented.
 //
-// When the [Store] is a [LockingStore], such as [FileStore], the refresh
+// When the [Store] is a [LockingStore], such as [FileStore] or
+// [MemoryStore] shared by several Transports, the refresh
 // runs under its lock across processes: lock, reload, use the stored token
 // if another process has already refreshed, otherwise refresh and save,
 // unlock. That is what keeps a rotating refresh token from being presented
