@@ -280,42 +280,58 @@ func TestClientCredentials(t *testing.T) {
 	assert.Equal(t, 1, s.resourceCount(http.StatusUnauthorized), "401s from the resource")
 }
 
-// Two Transports (two processes, say) share one FileStore file. When the
-// token expires and both send requests at once, the file lock makes one of
-// them refresh and the other adopt its token: one refresh grant in total,
-// and fosite never sees a refresh token twice.
+// Two Transports share one FileStore file, either through one FileStore
+// value or, as two processes would, through a FileStore each. When the
+// token expires and both send requests at once, the lock makes one of them
+// refresh and the other adopt its token: one refresh grant in total, and
+// fosite never sees a refresh token twice.
 func TestFileStoreSharedByTwoTransports(t *testing.T) {
 	t.Parallel()
-	s := newFositeServer(t, shortLifespan)
-	cfg := s.oauth2Config()
-	ctx := s.clientContext(t)
-	first := s.login(t)
-	path := filepath.Join(t.TempDir(), "token.json")
-	storeA, err := authtransport.NewFileStore(path)
-	require.NoError(t, err)
-	storeB, err := authtransport.NewFileStore(path)
-	require.NoError(t, err)
-	require.NoError(t, storeA.Save(ctx, authtransport.TokenFromOAuth2(first)))
+	for _, tc := range []struct {
+		name   string
+		shared bool // both Transports use the same FileStore value
+	}{
+		{name: "one FileStore value", shared: true},
+		{name: "a FileStore each on one file", shared: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := newFositeServer(t, shortLifespan)
+			cfg := s.oauth2Config()
+			ctx := s.clientContext(t)
+			first := s.login(t)
+			path := filepath.Join(t.TempDir(), "token.json")
+			storeA, err := authtransport.NewFileStore(path)
+			require.NoError(t, err)
+			storeB := storeA
+			if !tc.shared {
+				storeB, err = authtransport.NewFileStore(path)
+				require.NoError(t, err)
+			}
+			require.NoError(t, storeA.Save(ctx, authtransport.TokenFromOAuth2(first)))
 
-	// A margin below the token's short life, so that both Transports
-	// take the first token instead of refreshing it at once.
-	const margin = 200 * time.Millisecond
-	clientA, _ := newClient(s, storeA, authtransport.NewOAuth2Refresher(cfg), margin)
-	clientB, _ := newClient(s, storeB, authtransport.NewOAuth2Refresher(cfg), margin)
-	for name, c := range map[string]*http.Client{"A": clientA, "B": clientB} {
-		status, _, err := get(ctx, c, s.API.URL+"/resource")
-		require.NoError(t, err, "first request of %s", name)
-		require.Equal(t, http.StatusOK, status, "first request of %s", name)
+			// A margin below the token's short life, so that both
+			// Transports take the first token instead of refreshing
+			// it at once.
+			const margin = 200 * time.Millisecond
+			clientA, _ := newClient(s, storeA, authtransport.NewOAuth2Refresher(cfg), margin)
+			clientB, _ := newClient(s, storeB, authtransport.NewOAuth2Refresher(cfg), margin)
+			for name, c := range map[string]*http.Client{"A": clientA, "B": clientB} {
+				status, _, err := get(ctx, c, s.API.URL+"/resource")
+				require.NoError(t, err, "first request of %s", name)
+				require.Equal(t, http.StatusOK, status, "first request of %s", name)
+			}
+			require.Equal(t, 0, s.grantCount("refresh_token"), "refresh grants before expiry")
+
+			s.waitExpired(t, first.AccessToken, first.Expiry)
+			assertAllOK(t, fanOut(ctx, 50, s.API.URL+"/resource", clientA, clientB))
+			assert.Equal(t, 1, s.grantCount("refresh_token"), "refresh grants for two Transports sharing a token file")
+			assert.Empty(t, s.tokenErrorCounts(), "token endpoint refusals (a reused refresh token would show here)")
+			stored, err := storeB.Load(ctx)
+			require.NoError(t, err)
+			assert.NotEqual(t, first.RefreshToken, stored.RefreshToken, "the file holds the rotated refresh token")
+		})
 	}
-	require.Equal(t, 0, s.grantCount("refresh_token"), "refresh grants before expiry")
-
-	s.waitExpired(t, first.AccessToken, first.Expiry)
-	assertAllOK(t, fanOut(ctx, 50, s.API.URL+"/resource", clientA, clientB))
-	assert.Equal(t, 1, s.grantCount("refresh_token"), "refresh grants for two Transports sharing a FileStore")
-	assert.Empty(t, s.tokenErrorCounts(), "token endpoint refusals (a reused refresh token would show here)")
-	stored, err := storeB.Load(ctx)
-	require.NoError(t, err)
-	assert.NotEqual(t, first.RefreshToken, stored.RefreshToken, "the file holds the rotated refresh token")
 }
 
 // The control for the test above: two Transports with a copy of the same
