@@ -111,8 +111,8 @@ type ChallengeProblem struct {
 	Reason string
 }
 
-// Error describes the first problem and how many others there are. It
-// quotes no part of the input.
+// Error describes the first problem (its line counted from 1, as people
+// count) and how many others there are. It quotes no part of the input.
 func (e *ChallengeParseError) Error() string {
 	if len(e.Problems) == 0 {
 		return "authtransport: malformed challenge"
