@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -208,55 +209,22 @@ func (d *DPoP) sign(input []byte) ([]byte, error) {
 
 // rawECDSASignature converts an ASN.1 DER ECDSA signature, SEQUENCE {
 // INTEGER r, INTEGER s }, to r || s with each integer left-padded to size
-// bytes.
+// bytes (RFC 7518 §3.4).
 func rawECDSASignature(der []byte, size int) ([]byte, bool) {
-	seq, rest, ok := derElement(der, 0x30)
-	if !ok || len(rest) != 0 {
+	var sig struct{ R, S *big.Int }
+	rest, err := asn1.Unmarshal(der, &sig)
+	if err != nil || len(rest) != 0 {
 		return nil, false
 	}
-	r, seq, ok := derElement(seq, 0x02)
-	if !ok {
-		return nil, false
-	}
-	s, seq, ok := derElement(seq, 0x02)
-	if !ok || len(seq) != 0 {
-		return nil, false
-	}
-	out := make([]byte, 2*size)
-	for i, v := range [2][]byte{r, s} {
-		// A DER INTEGER is minimal and signed: a positive value may start
-		// with one 0x00.
-		for len(v) > 0 && v[0] == 0 {
-			v = v[1:]
-		}
-		if len(v) > size {
+	for _, v := range []*big.Int{sig.R, sig.S} {
+		if v.Sign() <= 0 || v.BitLen() > 8*size {
 			return nil, false
 		}
-		copy(out[(i+1)*size-len(v):(i+1)*size], v)
 	}
+	out := make([]byte, 2*size)
+	sig.R.FillBytes(out[:size])
+	sig.S.FillBytes(out[size:])
 	return out, true
-}
-
-// derElement reads one DER element with the given tag from b and returns
-// its contents and what follows it. It accepts lengths up to 0xffff.
-func derElement(b []byte, tag byte) (contents, rest []byte, ok bool) {
-	if len(b) < 2 || b[0] != tag {
-		return nil, nil, false
-	}
-	n, off := int(b[1]), 2
-	switch {
-	case n < 0x80:
-	case n == 0x81 && len(b) >= 3:
-		n, off = int(b[2]), 3
-	case n == 0x82 && len(b) >= 4:
-		n, off = int(b[2])<<8|int(b[3]), 4
-	default:
-		return nil, nil, false
-	}
-	if len(b)-off < n {
-		return nil, nil, false
-	}
-	return b[off : off+n], b[off+n:], true
 }
 
 // appendHTU appends the JSON string of the proof's htu: the target URI of

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -18,7 +19,7 @@ type origin struct {
 // and nothing else but an optional trailing "/".
 func parseOrigin(s string) (origin, error) {
 	u, err := url.Parse(s)
-	if err != nil || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" ||
+	if err != nil || !validHost(u.Hostname()) || !validPort(u.Port()) || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" ||
 		(!strings.EqualFold(u.Scheme, "https") && !strings.EqualFold(u.Scheme, "http")) {
 		return origin{}, fmt.Errorf("authtransport: Transport.Origins: %q is not an origin like https://api.example.com", s)
 	}
@@ -27,6 +28,22 @@ func parseOrigin(s string) (origin, error) {
 		o.port = defaultPort(o.scheme)
 	}
 	return o, nil
+}
+
+// validHost reports whether h is a non-empty host name or IP address; a
+// colon is allowed only in an IPv6 address.
+func validHost(h string) bool {
+	if !strings.Contains(h, ":") {
+		return h != ""
+	}
+	_, err := netip.ParseAddr(h)
+	return err == nil
+}
+
+// validPort reports whether p is empty or a port number.
+func validPort(p string) bool {
+	n, err := strconv.ParseUint(p, 10, 16)
+	return p == "" || (err == nil && n > 0)
 }
 
 func defaultPort(scheme string) string {
