@@ -212,6 +212,20 @@ func TestParseChallenges(t *testing.T) {
 			problems: []ChallengeProblem{prob(0, 17, "Basic", reasonDuplicate)},
 		},
 		{
+			name:     "repeated param among many, in another case",
+			lines:    []string{`Foo a=1, b=2, c=3, d=4, e=5, f=6, g=7, H=8, i=9, j=10, h=11, Bearer`},
+			want:     []Challenge{ch("Bearer")},
+			problems: []ChallengeProblem{prob(0, 55, "Foo", reasonDuplicate)},
+		},
+		{
+			name:  "many params without repeats",
+			lines: []string{`Foo a=1, b=2, c=3, d=4, e=5, f=6, g=7, H=8, i=9, j=10`, `Bar h=1`},
+			want: []Challenge{
+				ch("Foo", "a", "1", "b", "2", "c", "3", "d", "4", "e", "5", "f", "6", "g", "7", "H", "8", "i", "9", "j", "10"),
+				ch("Bar", "h", "1"),
+			},
+		},
+		{
 			name:     "repeated param across lines",
 			lines:    []string{`Bearer realm="a"`, `realm="b"`},
 			problems: []ChallengeProblem{prob(1, 0, "Bearer", reasonDuplicate)},
