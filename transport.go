@@ -60,10 +60,12 @@ type Transport struct {
 	DPoP *DPoP
 
 	// Origins lists the origins ("https://api.example.com",
-	// "http://127.0.0.1:8080") that receive the token. If empty, a
-	// request receives it for its own origin, and a request that an
-	// [http.Client] follows to another origin through a redirect does
-	// not.
+	// "http://127.0.0.1:8080") that receive the token. If empty, every
+	// request the Transport sends receives it, as with oauth2.Transport,
+	// except a request that an [http.Client] follows to another origin
+	// through a redirect: so leave it empty only in a client made for
+	// one API. An entry that is not an origin (no scheme, a path,
+	// userinfo) makes every request fail with an error naming it.
 	Origins []string
 
 	// AllowInsecureHTTP lets the token go over plain http:// to hosts
