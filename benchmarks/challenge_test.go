@@ -3,8 +3,10 @@
 package benchmarks
 
 import (
-	"fmt"
+	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,36 +20,25 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// headers are typical WWW-Authenticate fields. Challenges are one per field
-// line, the only form the docker/distribution parser reads.
-var headers = []struct {
-	name  string
-	lines []string
-}{
-	{name: "bearer", lines: []string{`Bearer realm="example", error="invalid_token", error_description="The access token expired"`}},
-	{name: "bearer+dpop", lines: []string{`Bearer realm="example"`, `DPoP algs="ES256 PS256"`}},
-	{name: "basic+charset", lines: []string{`Basic realm="simple", charset="UTF-8"`}},
-	{name: "4KiB", lines: []string{header4KiB()}},
+// header is a set of typical WWW-Authenticate field lines, one challenge
+// per line (the only form the docker/distribution parser reads). The root
+// module's BenchmarkParseChallenges uses the same file.
+type header struct {
+	Name  string   `json:"name"`
+	Lines []string `json:"lines"`
 }
 
-// header4KiB returns a 4 KiB Bearer challenge: a long scope list and
-// description, as sent by APIs with fine-grained scopes. It is the same
-// header as in the root package's benchmark.
-func header4KiB() string {
-	var b strings.Builder
-	b.WriteString(`Bearer realm="https://api.example.com", error="insufficient_scope", scope="`)
-	for i := 0; b.Len() < 3000; i++ {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		fmt.Fprintf(&b, "api.read:resource-%d", i)
+func loadHeaders(tb testing.TB) []header {
+	tb.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "testdata", "bench_headers.json"))
+	if err != nil {
+		tb.Fatal(err)
 	}
-	b.WriteString(`", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource", error_description="`)
-	for b.Len() < 4096-2 {
-		b.WriteString("x")
+	var hs []header
+	if err := json.Unmarshal(data, &hs); err != nil {
+		tb.Fatal(err)
 	}
-	b.WriteString(`"`)
-	return b.String()
+	return hs
 }
 
 // response returns a 401 response carrying the field lines.
@@ -62,9 +53,9 @@ func response(lines []string) *http.Response {
 // TestSameResults checks that both parsers read the benchmark headers the
 // same way, so that the benchmark compares equal work.
 func TestSameResults(t *testing.T) {
-	for _, h := range headers {
-		t.Run(h.name, func(t *testing.T) {
-			resp := response(h.lines)
+	for _, h := range loadHeaders(t) {
+		t.Run(h.Name, func(t *testing.T) {
+			resp := response(h.Lines)
 			ours, err := authtransport.ParseChallenges(resp.Header.Values("WWW-Authenticate")...)
 			if err != nil {
 				t.Fatalf("authtransport: %v", err)
@@ -91,27 +82,27 @@ func TestSameResults(t *testing.T) {
 // BenchmarkParseChallenges parses each header with both parsers, from the
 // same *http.Response, in the same run.
 func BenchmarkParseChallenges(b *testing.B) {
-	for _, h := range headers {
-		resp := response(h.lines)
+	for _, h := range loadHeaders(b) {
+		resp := response(h.Lines)
 		n := 0
-		for _, l := range h.lines {
+		for _, l := range h.Lines {
 			n += len(l)
 		}
-		b.Run("header="+h.name+"/parser=authtransport", func(b *testing.B) {
+		b.Run("header="+h.Name+"/parser=authtransport", func(b *testing.B) {
 			b.SetBytes(int64(n))
 			b.ReportAllocs()
 			for b.Loop() {
 				cs, err := authtransport.ParseChallenges(resp.Header.Values("WWW-Authenticate")...)
-				if err != nil || len(cs) != len(h.lines) {
+				if err != nil || len(cs) != len(h.Lines) {
 					b.Fatal(cs, err)
 				}
 			}
 		})
-		b.Run("header="+h.name+"/parser=docker", func(b *testing.B) {
+		b.Run("header="+h.Name+"/parser=docker", func(b *testing.B) {
 			b.SetBytes(int64(n))
 			b.ReportAllocs()
 			for b.Loop() {
-				if cs := dockerchallenge.ResponseChallenges(resp); len(cs) != len(h.lines) {
+				if cs := dockerchallenge.ResponseChallenges(resp); len(cs) != len(h.Lines) {
 					b.Fatal(cs)
 				}
 			}
