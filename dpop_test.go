@@ -883,7 +883,7 @@ func BenchmarkRoundTripDPoP(b *testing.B) {
 			req.Header.Set("Accept", "application/json")
 			return req
 		}
-		b.Run(row.name+"/serial", func(b *testing.B) {
+		b.Run("token="+row.name+"/mode=serial", func(b *testing.B) {
 			req := newReq()
 			b.ReportAllocs()
 			for b.Loop() {
@@ -892,7 +892,7 @@ func BenchmarkRoundTripDPoP(b *testing.B) {
 				}
 			}
 		})
-		b.Run(row.name+"/parallel", func(b *testing.B) {
+		b.Run("token="+row.name+"/mode=parallel", func(b *testing.B) {
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				req := newReq()

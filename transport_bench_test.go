@@ -55,7 +55,7 @@ func benchRoundTrippers() map[string]http.RoundTripper {
 func BenchmarkRoundTrip(b *testing.B) {
 	for _, name := range []string{"authtransport", "oauth2"} {
 		rt := benchRoundTrippers()[name]
-		b.Run(name+"/serial", func(b *testing.B) {
+		b.Run("impl="+name+"/mode=serial", func(b *testing.B) {
 			req := benchRequest(b)
 			b.ReportAllocs()
 			for b.Loop() {
@@ -66,7 +66,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 				_, _ = io.Copy(io.Discard, resp.Body)
 			}
 		})
-		b.Run(name+"/parallel", func(b *testing.B) {
+		b.Run("impl="+name+"/mode=parallel", func(b *testing.B) {
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				req := benchRequest(b)
