@@ -62,13 +62,16 @@ func (t *Transport) refresh(ctx context.Context, stale *current, rejected bool) 
 	if cur := t.cur.Load(); cur != nil && !sameToken(cur.tok, staleTok) && !cur.due(time.Now()) {
 		return cur, nil
 	}
-	c, err := t.join(ctx, staleTok, rejected)
-	if err == nil && rejected && sameToken(c.tok, staleTok) {
-		// The flight this caller joined had not heard of the
-		// rejection and kept the token: tell it.
-		c, err = t.join(ctx, staleTok, true)
+	if rejected {
+		// From now on no flight serves the rejected token, whichever
+		// this caller joins, and new requests wait for the flight
+		// instead of carrying it.
+		t.markRejected(staleTok)
+		if stale != nil {
+			t.cur.CompareAndSwap(stale, nil)
+		}
 	}
-	return c, err
+	return t.join(ctx, staleTok, rejected)
 }
 
 // join runs or joins the flight. The flight's work is detached from ctx;
@@ -77,7 +80,11 @@ func (t *Transport) join(ctx context.Context, stale *Token, rejected bool) (*cur
 	ch := t.flights.DoChan("", func() (any, error) {
 		return t.obtain(context.WithoutCancel(ctx), stale, rejected)
 	})
+	timer := time.NewTimer(2*t.refreshTimeout() + time.Second)
+	defer timer.Stop()
 	select {
+	case <-timer.C:
+		return nil, &RefreshError{Err: context.DeadlineExceeded}
 	case r := <-ch:
 		if r.Err != nil {
 			return nil, r.Err
@@ -101,6 +108,9 @@ func (t *Transport) obtain(ctx context.Context, stale *Token, rejected bool) (*c
 	}
 	// A token this process holds stays usable if the store fails.
 	fallback := t.usableFallback(stale, time.Now())
+	if f := t.recentStoreFailure(stale, time.Now()); f != nil {
+		return t.orFallback(fallback, f)
+	}
 	store := t.store()
 	if ls, ok := store.(LockingStore); ok {
 		unlock, err := ls.Lock(ctx)
@@ -113,6 +123,9 @@ func (t *Transport) obtain(ctx context.Context, stale *Token, rejected bool) (*c
 	if err != nil {
 		return t.storeFailed(ctx, stale, fallback, fmt.Errorf("load token: %w", err))
 	}
+	t.mu.Lock()
+	t.storeFail = nil
+	t.mu.Unlock()
 
 	now := time.Now()
 	fallback = t.usableFallback(stored, now)
@@ -139,6 +152,11 @@ func (t *Transport) obtain(ctx context.Context, stale *Token, rejected bool) (*c
 	now = time.Now()
 	if err == nil {
 		err = checkRefreshed(tok, now)
+	}
+	if err == nil && t.usableFallback(tok, now) == nil {
+		// A caching refresher handed back a token a resource server
+		// has rejected: no request may carry it.
+		err = &RefreshError{Err: errors.New("refresher returned the rejected token")}
 	}
 	if err != nil {
 		f := t.recordFailure(stored, err, now)
@@ -198,7 +216,12 @@ func (t *Transport) save(ctx context.Context, store Store, base, tok *Token) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), t.refreshTimeout())
 	defer cancel()
 	if err := store.Save(ctx, tok); err != nil {
-		t.setUnsaved(&unsaved{tok: tok, base: base})
+		t.mu.Lock()
+		if u := t.unsaved; u != nil && sameToken(u.tok, base) {
+			base = u.base // base itself was never saved
+		}
+		t.unsaved = &unsaved{tok: tok, base: base}
+		t.mu.Unlock()
 		t.log(ctx, slog.LevelError, "authtransport: saving refreshed token failed", slog.Any("error", err))
 		return
 	}
@@ -214,7 +237,16 @@ func (t *Transport) setUnsaved(u *unsaved) {
 // storeFailed handles a store that could not be locked or read: a
 // transient failure of the refresh.
 func (t *Transport) storeFailed(ctx context.Context, stale, fallback *Token, err error) (*current, error) {
-	f := t.recordFailure(stale, &RefreshError{Err: err}, time.Now())
+	t.mu.Lock()
+	f := &failure{base: stale, err: &RefreshError{Err: err}, count: 1}
+	if p := t.storeFail; p != nil && sameToken(p.base, stale) {
+		f.count = p.count + 1
+	}
+	wait := min(backoffBase<<min(f.count-1, 16), backoffCap)
+	wait += time.Duration(rand.Int64N(int64(wait)*2/5+1)) - wait/5
+	f.until = time.Now().Add(wait)
+	t.storeFail = f
+	t.mu.Unlock()
 	t.log(ctx, slog.LevelWarn, "authtransport: token store failed", slog.Any("error", f.err))
 	return t.orFallback(fallback, f)
 }
@@ -227,8 +259,10 @@ func (t *Transport) usableFallback(tok *Token, now time.Time) *Token {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if sameToken(tok, t.rejectedTok) {
-		return nil
+	for _, r := range t.rejectedTok {
+		if r != nil && sameToken(tok, r) {
+			return nil
+		}
 	}
 	return tok
 }
@@ -238,8 +272,14 @@ func (t *Transport) markRejected(tok *Token) {
 		return
 	}
 	t.mu.Lock()
-	t.rejectedTok = tok
-	t.mu.Unlock()
+	defer t.mu.Unlock()
+	for _, r := range t.rejectedTok {
+		if r != nil && sameToken(tok, r) {
+			return
+		}
+	}
+	t.rejectedTok[t.rejectedN%len(t.rejectedTok)] = tok
+	t.rejectedN++
 }
 
 // refreshAt is when to refresh a token that is new at now: the margin
@@ -266,6 +306,8 @@ func (t *Transport) loadedRefreshAt(tok *Token) time.Time {
 // published token that is rejected or expired, so that no request carries
 // it, and returns f's error.
 func (t *Transport) orFallback(fallback *Token, f *failure) (*current, error) {
+	// A caller may have reported the fallback rejected meanwhile.
+	fallback = t.usableFallback(fallback, time.Now())
 	if fallback != nil {
 		until := f.until
 		if !fallback.Expiry.IsZero() && (until.IsZero() || fallback.Expiry.Before(until)) {
@@ -285,6 +327,16 @@ func (t *Transport) publish(tok *Token, refreshAt time.Time) *current {
 	c := &current{tok: tok, auth: tok.Type() + " " + tok.AccessToken, refreshAt: refreshAt}
 	t.cur.Store(c)
 	return c
+}
+
+func (t *Transport) recentStoreFailure(base *Token, now time.Time) *failure {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f := t.storeFail
+	if f == nil || !sameToken(f.base, base) || !now.Before(f.until) {
+		return nil
+	}
+	return f
 }
 
 // recentFailure returns the last failed refresh of base if it may not be

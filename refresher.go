@@ -73,8 +73,9 @@ func NewClientCredentialsRefresher(cfg *clientcredentials.Config) Refresher {
 
 // NewTokenSourceRefresher returns a [Refresher] that asks src for a token.
 // src cannot be cancelled, and if it caches (as [oauth2.ReuseTokenSource]
-// does) it may hand back the rejected token; the [Transport] then reports
-// [ReasonRejectedAfterRefresh] rather than loop.
+// does) it may hand back the token a resource server rejected; the
+// [Transport] then never sends that token again and reports a transient
+// [*RefreshError] until src returns another one.
 func NewTokenSourceRefresher(src oauth2.TokenSource) Refresher {
 	return RefresherFunc(func(ctx context.Context, _ *Token) (*Token, error) {
 		ot, err := src.Token()

@@ -95,10 +95,12 @@ type Transport struct {
 	cur     atomic.Pointer[current] // the token attached to requests
 	flights singleflight.Group
 
-	mu          sync.Mutex // guards failure, rejectedTok and unsaved
+	mu          sync.Mutex // guards failure, rejectedTok, rejectedN, storeFail and unsaved
 	failure     *failure   // the last failed refresh
-	rejectedTok *Token     // the last token a resource server rejected
-	unsaved     *unsaved   // a refreshed token the store failed to save
+	rejectedTok [4]*Token  // the last tokens resource servers rejected (ring)
+	rejectedN   int
+	storeFail   *failure // the last failure to lock or load the store
+	unsaved     *unsaved // a refreshed token the store failed to save
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
