@@ -167,8 +167,9 @@ func (t *Transport) refreshTimeout() time.Duration {
 // obtained for now (the token endpoint or the [Store] failed); the context's
 // error when the request's context ends first; an error for an invalid
 // Origins entry, a failed DPoP signature or a failed GetBody; and Base's
-// errors as they are. As the RoundTripper contract requires, the request body is closed
-// on every path, and a response is never returned together with an error.
+// errors as they are. As the RoundTripper contract requires, the request
+// body is closed on every path, and a response is never returned together
+// with an error.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err := t.init(); err != nil {
 		closeBody(req)
