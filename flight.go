@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"time"
 )
@@ -62,17 +63,27 @@ func (t *Transport) refresh(ctx context.Context, stale *current, rejected bool) 
 	if cur := t.cur.Load(); cur != nil && !sameToken(cur.tok, staleTok) && !cur.due(time.Now()) {
 		return cur, nil
 	}
-	if rejected {
-		// From now on no flight serves the rejected token, whichever
-		// this caller joins, and new requests wait for the flight
-		// instead of carrying it.
-		t.markRejected(staleTok)
-		if stale != nil {
-			t.cur.CompareAndSwap(stale, nil)
+	if !rejected {
+		return t.join(ctx, staleTok, false)
+	}
+	// From now on no flight serves the rejected token and new requests
+	// wait for the flight instead of carrying it.
+	t.markRejected(staleTok)
+	c, err := t.join(ctx, staleTok, true)
+	if err == nil && t.isRejected(c.tok) {
+		// The flight joined had published its token before it was
+		// rejected: a new flight refreshes it.
+		c, err = t.join(ctx, staleTok, true)
+		if err == nil && t.isRejected(c.tok) {
+			return nil, errRejectedMeanwhile
 		}
 	}
-	return t.join(ctx, staleTok, rejected)
+	return c, err
 }
+
+// errRejectedMeanwhile is the transient failure of a flight whose token was
+// rejected by a resource server while the flight obtained it.
+var errRejectedMeanwhile = &RefreshError{Err: errors.New("token rejected while it was obtained")}
 
 // join runs or joins the flight. The flight's work is detached from ctx;
 // the caller stops waiting when ctx ends.
@@ -80,7 +91,9 @@ func (t *Transport) join(ctx context.Context, stale *Token, rejected bool) (*cur
 	ch := t.flights.DoChan("", func() (any, error) {
 		return t.obtain(context.WithoutCancel(ctx), stale, rejected)
 	})
-	timer := time.NewTimer(2*t.refreshTimeout() + time.Second)
+	// Refresh plus save, each bounded by RefreshTimeout, without
+	// overflowing for a huge one.
+	timer := time.NewTimer(min(t.refreshTimeout(), (math.MaxInt64-time.Second)/2)*2 + time.Second)
 	defer timer.Stop()
 	select {
 	case <-timer.C:
@@ -134,10 +147,10 @@ func (t *Transport) obtain(ctx context.Context, stale *Token, rejected bool) (*c
 		case stale != nil:
 			// Another caller or process replaced the token: adopt it,
 			// even if it lives shorter than the margin.
-			return t.publish(stored, t.refreshAt(stored, now)), nil
+			return t.publish(stored, t.refreshAt(stored, now))
 		case !stored.expiresWithin(now, t.margin()):
 			// First load.
-			return t.publish(stored, t.loadedRefreshAt(stored)), nil
+			return t.publish(stored, t.loadedRefreshAt(stored))
 		}
 	}
 	if f := t.recentFailure(stored, now); f != nil {
@@ -166,7 +179,7 @@ func (t *Transport) obtain(ctx context.Context, stale *Token, rejected bool) (*c
 	t.recordSuccess()
 	t.save(ctx, store, stored, tok)
 	t.log(ctx, slog.LevelInfo, "authtransport: token refreshed", slog.Any("token", *tok))
-	return t.publish(tok, t.refreshAt(tok, now)), nil
+	return t.publish(tok, t.refreshAt(tok, now))
 }
 
 // checkRefreshed rejects a token no request could use.
@@ -254,32 +267,55 @@ func (t *Transport) storeFailed(ctx context.Context, stale, fallback *Token, err
 // usableFallback returns tok if a request may still carry it: it has not
 // expired and no resource server rejected it.
 func (t *Transport) usableFallback(tok *Token, now time.Time) *Token {
-	if tok == nil || tok.expiresWithin(now, 0) {
+	if tok == nil || tok.expiresWithin(now, 0) || t.isRejected(tok) {
 		return nil
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, r := range t.rejectedTok {
-		if r != nil && sameToken(tok, r) {
-			return nil
-		}
 	}
 	return tok
 }
 
+// markRejected remembers that a resource server rejected tok, and
+// withdraws it if it is the published token. Together with publish, which
+// holds the same lock, it ensures no request carries tok from then on.
 func (t *Transport) markRejected(tok *Token) {
 	if tok == nil {
 		return
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, r := range t.rejectedTok {
-		if r != nil && sameToken(tok, r) {
-			return
-		}
+	if c := t.cur.Load(); c != nil && sameToken(c.tok, tok) {
+		t.cur.Store(nil)
+	}
+	if t.isRejectedLocked(tok) {
+		return
 	}
 	t.rejectedTok[t.rejectedN%len(t.rejectedTok)] = tok
 	t.rejectedN++
+}
+
+func (t *Transport) isRejected(tok *Token) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.isRejectedLocked(tok)
+}
+
+func (t *Transport) isRejectedLocked(tok *Token) bool {
+	for _, r := range t.rejectedTok {
+		if r != nil && sameToken(tok, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// rejectedAfterRefresh records that a resource server rejected tok, a
+// token just obtained for the request: refreshing again is unlikely to
+// help, so callers get err, a *LoginRequiredError, without a refresh for a
+// while (or until the store holds another token).
+func (t *Transport) rejectedAfterRefresh(tok *Token, err error) {
+	t.markRejected(tok)
+	t.mu.Lock()
+	t.failure = &failure{base: tok, err: err, terminal: true, until: time.Now().Add(backoffCap)}
+	t.mu.Unlock()
 }
 
 // refreshAt is when to refresh a token that is new at now: the margin
@@ -302,9 +338,7 @@ func (t *Transport) loadedRefreshAt(tok *Token) time.Time {
 }
 
 // orFallback returns fallback, if there is one, to be used until the
-// failure f may be retried (or it expires). Without one it withdraws a
-// published token that is rejected or expired, so that no request carries
-// it, and returns f's error.
+// failure f may be retried (or it expires); otherwise f's error.
 func (t *Transport) orFallback(fallback *Token, f *failure) (*current, error) {
 	// A caller may have reported the fallback rejected meanwhile.
 	fallback = t.usableFallback(fallback, time.Now())
@@ -313,20 +347,22 @@ func (t *Transport) orFallback(fallback *Token, f *failure) (*current, error) {
 		if !fallback.Expiry.IsZero() && (until.IsZero() || fallback.Expiry.Before(until)) {
 			until = fallback.Expiry
 		}
-		return t.publish(fallback, until), nil
-	}
-	if c := t.cur.Load(); c != nil && t.usableFallback(c.tok, time.Now()) == nil {
-		t.cur.CompareAndSwap(c, nil)
+		return t.publish(fallback, until)
 	}
 	return nil, f.err
 }
 
 // publish makes tok the token attached to requests until refreshAt (zero:
-// until it is rejected).
-func (t *Transport) publish(tok *Token, refreshAt time.Time) *current {
+// until it is rejected), unless a resource server has rejected it.
+func (t *Transport) publish(tok *Token, refreshAt time.Time) (*current, error) {
 	c := &current{tok: tok, auth: tok.Type() + " " + tok.AccessToken, refreshAt: refreshAt}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.isRejectedLocked(tok) {
+		return nil, errRejectedMeanwhile
+	}
 	t.cur.Store(c)
-	return c
+	return c, nil
 }
 
 func (t *Transport) recentStoreFailure(base *Token, now time.Time) *failure {

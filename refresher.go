@@ -88,21 +88,52 @@ func NewTokenSourceRefresher(src oauth2.TokenSource) Refresher {
 
 // refreshError classifies a refresher's error as a *LoginRequiredError or a
 // *RefreshError. It never keeps the body of a token endpoint's response (it
-// may echo credentials) nor the query of a URL.
+// may echo credentials) nor the query of a URL, wherever they are wrapped.
 func refreshError(err error) error {
 	var lr *LoginRequiredError
 	var re *RefreshError
 	if errors.As(err, &lr) || errors.As(err, &re) {
-		return err
+		return redactCause(err)
 	}
 	var oe *oauth2.RetrieveError
 	if !errors.As(err, &oe) {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = &url.Error{Op: ue.Op, URL: withoutQuery(ue.URL), Err: ue.Err}
-		}
-		return &RefreshError{Err: err}
+		return &RefreshError{Err: redactCause(err)}
 	}
+	return retrieveError(oe)
+}
+
+// redactCause returns err without what an error of the oauth2 package or
+// a *url.Error may carry of credentials: a response body or a query.
+func redactCause(err error) error {
+	var lr *LoginRequiredError
+	var re *RefreshError
+	var oe *oauth2.RetrieveError
+	var ue *url.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &lr):
+		c := *lr
+		c.Err = redactCause(lr.Err)
+		return &c
+	case errors.As(err, &re):
+		c := *re
+		c.Err = redactCause(re.Err)
+		return &c
+	case errors.As(err, &oe):
+		status := "no response"
+		if oe.Response != nil {
+			status = oe.Response.Status
+		}
+		return errors.New("oauth2: cannot fetch token: " + status)
+	case errors.As(err, &ue):
+		return &url.Error{Op: ue.Op, URL: withoutQuery(ue.URL), Err: redactCause(ue.Err)}
+	}
+	return err
+}
+
+// retrieveError builds a *RefreshError from the token endpoint's answer.
+func retrieveError(oe *oauth2.RetrieveError) *RefreshError {
 	e := &RefreshError{
 		Code:        oe.ErrorCode,
 		Description: oe.ErrorDescription,

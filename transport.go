@@ -244,7 +244,9 @@ func (t *Transport) rejected(req *http.Request, cur *current, resp *http.Respons
 			drainAndClose(resp)
 			if refreshed {
 				t.log(ctx, slog.LevelWarn, "authtransport: token rejected after refresh", slog.Int("status", resp.StatusCode))
-				return nil, v.loginErrorFor(ReasonRejectedAfterRefresh)
+				err := v.loginErrorFor(ReasonRejectedAfterRefresh)
+				t.rejectedAfterRefresh(cur.tok, err)
+				return nil, err
 			}
 			refreshed = true
 			t.log(ctx, slog.LevelInfo, "authtransport: token rejected", slog.Int("status", resp.StatusCode))
