@@ -8,7 +8,10 @@ import (
 // Param is one auth-param of a [Challenge]: its name as the server wrote it
 // and its value, unquoted and unescaped when it was a quoted-string.
 type Param struct {
-	Name  string
+	// Name is the parameter's name as the server spelled it; names are
+	// case-insensitive, so look parameters up with [Challenge.Param].
+	Name string
+	// Value is the parameter's value, unquoted and unescaped.
 	Value string
 }
 

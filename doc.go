@@ -1,7 +1,8 @@
 // Package authtransport is an [http.RoundTripper] that authorizes requests
 // with OAuth 2.0 access tokens and keeps them working: it attaches the token
 // to the origins it belongs to, refreshes it before it expires, refreshes it
-// once when a resource server rejects it, resends the request once, and
+// once when a resource server rejects it, resends the request once (and
+// once more for a DPoP nonce), and
 // tells the application, with a typed error, when only the user can help.
 //
 //	client := &http.Client{Transport: &authtransport.Transport{
@@ -40,14 +41,20 @@
 //   - [*LoginRequiredError] (errors.Is(err, [ErrLoginRequired])) when only
 //     the user can help: no token, a refresh the server refused
 //     (invalid_grant and friends), still unauthorized after a refresh, more
-//     scope or a step-up needed; its Reason says which, and it carries the
-//     status, the challenges and what the server asked for. One reason needs
-//     no login: [ReasonBodyNotReplayable] means the token was refreshed but
-//     the request could not be resent, so sending it again works.
+//     scope or a step-up needed, a token file that only a new login can
+//     replace ([*CorruptFileError], [*FileVersionError], [*FileModeError] as
+//     its Err); its Reason says which, and it carries the status, the
+//     challenges and what the server asked for. One reason needs no login:
+//     [ReasonBodyNotReplayable] means the token was refreshed but the
+//     request could not be resent, so sending it again works. A token
+//     rejected right after the refresh made for it is not refreshed again on
+//     its rejections for a minute (no refresh token is spent per request
+//     against a server that refuses every token), but still serves the
+//     resources that accept it.
 //   - [*RefreshError] when no token could be had for now (network failure,
 //     timeout, 5xx, 429, garbage or an expired token from the token
-//     endpoint, a [Store] that cannot be locked or read). The Transport
-//     waits for a backoff (1 s doubling to 1 min, with jitter, and at least
+//     endpoint, a [Store] that cannot be locked or read, wrapped as Err).
+//     The Transport waits for a backoff (1 s doubling to 1 min, with jitter, and at least
 //     the server's Retry-After) before it asks again, and until then
 //     returns the same error at once; a token that has not expired and was
 //     not rejected keeps serving meanwhile.
@@ -86,7 +93,8 @@
 // "Authorization: DPoP" with a fresh RFC 9449 proof per request (jti, htm,
 // htu without query, iat, ath, and the server's nonce), and the Refresher's
 // token requests carry a proof too, so the tokens are bound to the key.
-// Nonces from any response, 200s included, are remembered per origin. A
+// Nonces from every response to a request with a proof, 200s included,
+// are remembered per origin. A
 // 401 use_dpop_nonce is resent once with the new nonce without a refresh,
 // and a token endpoint's 400 use_dpop_nonce once too; with a refresh, a
 // request is resent at most twice. invalid_dpop_proof refreshes once, since

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/big"
 	"net/http"
 	"net/url"
@@ -413,4 +414,33 @@ func (t *Transport) proofRefused(cur *current, afterRefresh bool) bool {
 		return true
 	}
 	return t.DPoP.refused.Load() == cur.tok
+}
+
+// String describes d by its algorithm and key thumbprint, never the key.
+func (d *DPoP) String() string {
+	if d == nil {
+		return "DPoP(nil)"
+	}
+	return "DPoP{Alg:" + d.alg + " Thumbprint:" + d.thumb + "}"
+}
+
+// GoString is like String; it makes %#v safe.
+func (d *DPoP) GoString() string { return "&authtransport." + d.String() }
+
+// Format implements [fmt.Formatter] so that no verb or flag reaches the
+// private key: every verb prints String.
+func (d *DPoP) Format(f fmt.State, verb rune) {
+	s := d.String()
+	if verb == 'v' && f.Flag('#') {
+		s = d.GoString()
+	}
+	_, _ = f.Write([]byte(s))
+}
+
+// LogValue implements [slog.LogValuer]: the algorithm and the thumbprint.
+func (d *DPoP) LogValue() slog.Value {
+	if d == nil {
+		return slog.StringValue("DPoP(nil)")
+	}
+	return slog.GroupValue(slog.String("alg", d.alg), slog.String("thumbprint", d.thumb))
 }

@@ -75,8 +75,9 @@ type LoginRequiredError struct {
 	// insufficient_user_authentication (RFC 9470), if any.
 	ACRValues []string
 	// MaxAge is the largest acceptable age of the user's authentication,
-	// if the server named one; HasMaxAge tells whether it did.
-	MaxAge    time.Duration
+	// if the server named one.
+	MaxAge time.Duration
+	// HasMaxAge reports whether the server named a max_age.
 	HasMaxAge bool
 	// ResourceMetadata is the RFC 9728 resource_metadata URL from the
 	// challenge, if any.

@@ -221,24 +221,35 @@ func (t *Transport) load(ctx context.Context, store Store) (*Token, error) {
 	return u.tok, nil
 }
 
-// save stores tok, which replaces base. Saving is not cut short by the
-// refresh timeout: the refresh token that came with tok may be the only
-// one that still works. When it fails, tok is served from memory and saved
-// again on the next refresh.
+// save stores tok, which replaces base, trying a few times: the refresh
+// token that came with tok may be the only one that still works, and other
+// processes can only get it from the store. Saving is not cut short by the
+// refresh timeout. When it still fails, tok is served from memory and saved
+// again on the next refresh of this Transport; a process that exits before
+// then loses it (the Logger gets an error record).
 func (t *Transport) save(ctx context.Context, store Store, base, tok *Token) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), t.refreshTimeout())
 	defer cancel()
-	if err := store.Save(ctx, tok); err != nil {
-		t.mu.Lock()
-		if u := t.unsaved; u != nil && sameToken(u.tok, base) {
-			base = u.base // base itself was never saved
+	var err error
+	for i, wait := range []time.Duration{0, 50 * time.Millisecond, 200 * time.Millisecond} {
+		if i > 0 {
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+			}
 		}
-		t.unsaved = &unsaved{tok: tok, base: base}
-		t.mu.Unlock()
-		t.log(ctx, slog.LevelError, "authtransport: saving refreshed token failed", slog.Any("error", err))
-		return
+		if err = store.Save(ctx, tok); err == nil {
+			t.setUnsaved(nil)
+			return
+		}
 	}
-	t.setUnsaved(nil)
+	t.mu.Lock()
+	if u := t.unsaved; u != nil && sameToken(u.tok, base) {
+		base = u.base // base itself was never saved
+	}
+	t.unsaved = &unsaved{tok: tok, base: base}
+	t.mu.Unlock()
+	t.log(ctx, slog.LevelError, "authtransport: saving refreshed token failed; it lives only in this process", slog.Any("error", err))
 }
 
 func (t *Transport) setUnsaved(u *unsaved) {
@@ -250,8 +261,12 @@ func (t *Transport) setUnsaved(u *unsaved) {
 // storeFailed handles a store that could not be locked or read: a
 // transient failure of the refresh.
 func (t *Transport) storeFailed(ctx context.Context, stale, fallback *Token, err error) (*current, error) {
+	var cause error = &RefreshError{Err: err}
+	if needsLogin(err) {
+		cause = &LoginRequiredError{Reason: ReasonNoToken, Err: err}
+	}
 	t.mu.Lock()
-	f := &failure{base: stale, err: &RefreshError{Err: err}, count: 1}
+	f := &failure{base: stale, err: cause, count: 1}
 	if p := t.storeFail; p != nil && sameToken(p.base, stale) {
 		f.count = p.count + 1
 	}
@@ -262,6 +277,16 @@ func (t *Transport) storeFailed(ctx context.Context, stale, fallback *Token, err
 	t.mu.Unlock()
 	t.log(ctx, slog.LevelWarn, "authtransport: token store failed", slog.Any("error", f.err))
 	return t.orFallback(fallback, f)
+}
+
+// needsLogin reports whether a store's error is one that waiting cannot
+// fix but a new login can, because saving a new token replaces the file: a
+// corrupt token file, one from a newer version, or one others can read.
+func needsLogin(err error) bool {
+	var ce *CorruptFileError
+	var ve *FileVersionError
+	var me *FileModeError
+	return errors.As(err, &ce) || errors.As(err, &ve) || errors.As(err, &me)
 }
 
 // usableFallback returns tok if a request may still carry it: it has not
@@ -308,14 +333,24 @@ func (t *Transport) isRejectedLocked(tok *Token) bool {
 }
 
 // rejectedAfterRefresh records that a resource server rejected tok, a
-// token just obtained for the request: refreshing again is unlikely to
-// help, so callers get err, a *LoginRequiredError, without a refresh for a
-// while (or until the store holds another token).
-func (t *Transport) rejectedAfterRefresh(tok *Token, err error) {
-	t.markRejected(tok)
+// token obtained for the very request it rejected. Another refresh is
+// unlikely to help, and would spend a refresh token per request against a
+// server that refuses every token, so further rejections of tok end in a
+// *LoginRequiredError without a refresh for a while. tok itself stays in
+// use: other resources may accept it.
+func (t *Transport) rejectedAfterRefresh(tok *Token) {
 	t.mu.Lock()
-	t.failure = &failure{base: tok, err: err, terminal: true, until: time.Now().Add(backoffCap)}
+	t.noRefresh = tok
+	t.noRefreshUntil = time.Now().Add(backoffCap)
 	t.mu.Unlock()
+}
+
+// refreshSuppressed reports whether a rejection of tok must not lead to a
+// refresh (see rejectedAfterRefresh).
+func (t *Transport) refreshSuppressed(tok *Token) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.noRefresh != nil && sameToken(t.noRefresh, tok) && time.Now().Before(t.noRefreshUntil)
 }
 
 // refreshAt is when to refresh a token that is new at now: the margin

@@ -72,17 +72,32 @@ func NewClientCredentialsRefresher(cfg *clientcredentials.Config) Refresher {
 }
 
 // NewTokenSourceRefresher returns a [Refresher] that asks src for a token.
-// src cannot be cancelled, and if it caches (as [oauth2.ReuseTokenSource]
-// does) it may hand back the token a resource server rejected; the
-// [Transport] then never sends that token again and reports a transient
-// [*RefreshError] until src returns another one.
+// src takes no context: when the refresh's context ends first, the
+// Refresher stops waiting and leaves one goroutine blocked in src.Token
+// until it returns. If src caches (as [oauth2.ReuseTokenSource] does) it may
+// hand back the token a resource server rejected; the [Transport] then
+// never sends that token again and reports a transient [*RefreshError]
+// until src returns another one.
 func NewTokenSourceRefresher(src oauth2.TokenSource) Refresher {
 	return RefresherFunc(func(ctx context.Context, _ *Token) (*Token, error) {
-		ot, err := src.Token()
-		if err != nil {
-			return nil, refreshError(err)
+		type result struct {
+			tok *oauth2.Token
+			err error
 		}
-		return TokenFromOAuth2(ot), nil
+		done := make(chan result, 1)
+		go func() {
+			tok, err := src.Token()
+			done <- result{tok, err}
+		}()
+		select {
+		case r := <-done:
+			if r.err != nil {
+				return nil, refreshError(r.err)
+			}
+			return TokenFromOAuth2(r.tok), nil
+		case <-ctx.Done():
+			return nil, &RefreshError{Err: ctx.Err()}
+		}
 	})
 }
 

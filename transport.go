@@ -26,7 +26,8 @@ const (
 // Transport is an [http.RoundTripper] that authorizes requests with an OAuth
 // 2.0 access token. It attaches the token to requests for the origins it
 // belongs to, refreshes it before it expires, refreshes it once more when a
-// resource server rejects it with 401, resends the request once, and returns
+// resource server rejects it with 401, resends the request once (and once
+// more for a DPoP nonce), and returns
 // a [*LoginRequiredError] when only the user can help. See the package
 // documentation for the request flow and its guarantees.
 //
@@ -95,12 +96,15 @@ type Transport struct {
 	cur     atomic.Pointer[current] // the token attached to requests
 	flights singleflight.Group
 
-	mu          sync.Mutex // guards failure, rejectedTok, rejectedN, storeFail and unsaved
+	mu          sync.Mutex // guards the fields below
 	failure     *failure   // the last failed refresh
 	rejectedTok [4]*Token  // the last tokens resource servers rejected (ring)
 	rejectedN   int
 	storeFail   *failure // the last failure to lock or load the store
 	unsaved     *unsaved // a refreshed token the store failed to save
+
+	noRefresh      *Token    // rejected right after its own refresh
+	noRefreshUntil time.Time // until when its rejections do not refresh
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
@@ -242,11 +246,12 @@ func (t *Transport) rejected(req *http.Request, cur *current, resp *http.Respons
 				return resp, nil
 			}
 			drainAndClose(resp)
-			if refreshed {
+			if refreshed || t.refreshSuppressed(cur.tok) {
 				t.log(ctx, slog.LevelWarn, "authtransport: token rejected after refresh", slog.Int("status", resp.StatusCode))
-				err := v.loginErrorFor(ReasonRejectedAfterRefresh)
-				t.rejectedAfterRefresh(cur.tok, err)
-				return nil, err
+				if refreshed {
+					t.rejectedAfterRefresh(cur.tok)
+				}
+				return nil, v.loginErrorFor(ReasonRejectedAfterRefresh)
 			}
 			refreshed = true
 			t.log(ctx, slog.LevelInfo, "authtransport: token rejected", slog.Int("status", resp.StatusCode))
