@@ -313,15 +313,8 @@ func (c *cli) explain(err error) int {
 	)
 	again := fmt.Sprintf("Run `%s` to sign in again.", c.loginHint)
 	switch {
-	case errors.As(err, &login):
-		what := login.Reason.String()
-		switch login.Reason {
-		case authtransport.ReasonNoToken:
-			what = "you are not logged in"
-		case authtransport.ReasonRefreshRejected:
-			what = "your session has ended (the server refused to refresh the token)"
-		}
-		fmt.Fprintf(c.stderr, "cli: login required: %s.\n%s\n", what, again)
+	// A damaged or exposed token file comes wrapped in a login error; say
+	// what is wrong with the file first.
 	case errors.As(err, &corrupt):
 		fmt.Fprintf(c.stderr, "cli: the token file %s is damaged (%s).\n", corrupt.Path, corrupt.Reason)
 		if corrupt.Backup != "" {
@@ -333,6 +326,15 @@ func (c *cli) explain(err error) int {
 	case errors.As(err, &mode):
 		fmt.Fprintf(c.stderr, "cli: the token file %s may be read by other users (mode %#o), so cli will not use it.\nRun `chmod 600 %s` if that is safe, or `%s` to sign in again.\n",
 			mode.Path, uint32(mode.Mode), quoteArg(mode.Path), c.loginHint)
+	case errors.As(err, &login):
+		what := login.Reason.String()
+		switch login.Reason {
+		case authtransport.ReasonNoToken:
+			what = "you are not logged in"
+		case authtransport.ReasonRefreshRejected:
+			what = "your session has ended (the server refused to refresh the token)"
+		}
+		fmt.Fprintf(c.stderr, "cli: login required: %s.\n%s\n", what, again)
 	default:
 		fmt.Fprintf(c.stderr, "cli: %v\n", redactURLError(err))
 		return exitFailure
