@@ -188,20 +188,9 @@ func TestStoreFailureBacksOff(t *testing.T) {
 	})
 }
 
-// a store glitch replaces a terminal failure with a transient one: the
-// rejected refresh token is retried after ~1s instead of 5 minutes.
-type glitchStore struct {
-	authtransport.MemoryStore
-	fail atomic.Bool
-}
-
-func (s *glitchStore) Load(ctx context.Context) (*authtransport.Token, error) {
-	if s.fail.Load() {
-		return nil, errors.New("glitch")
-	}
-	return s.MemoryStore.Load(ctx)
-}
-
+// A store glitch must not replace a terminal failure with a transient
+// one, which would retry the refused refresh token after ~1s instead of
+// minutes.
 func TestStoreGlitchDoesNotShortenTerminalBackoff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var calls atomic.Int32
@@ -209,7 +198,7 @@ func TestStoreGlitchDoesNotShortenTerminalBackoff(t *testing.T) {
 			calls.Add(1)
 			return nil, &authtransport.RefreshError{Code: "invalid_grant", StatusCode: 400, Terminal: true}
 		})
-		st := &glitchStore{}
+		st := &flakyLoadStore{}
 		_ = st.MemoryStore.Save(context.Background(), expired())
 		tr := &authtransport.Transport{Base: newAPI(), Store: st, Refresher: ref}
 		c := &http.Client{Transport: tr}

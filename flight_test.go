@@ -161,7 +161,7 @@ func TestNoRefresherServesTokenInsideMargin(t *testing.T) {
 	assert.NoError(t, err, "a token valid for 30s more")
 }
 
-// store Load error while the cached token is still valid (refresh-ahead window) fails the request.
+// flakyLoadStore fails Load while fail is set.
 type flakyLoadStore struct {
 	authtransport.MemoryStore
 	fail atomic.Bool
