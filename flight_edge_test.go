@@ -21,8 +21,8 @@ import (
 
 // Regression tests from the second review of the single flight.
 
-// Save keeps failing (disk full): the second unsaved token records the
-// first unsaved one as its base, so the third refresh presents rt0 again.
+// When Save keeps failing (disk full), each refresh presents the newest
+// refresh token, never a spent one.
 func TestUnsavedChainSurvivesRepeatedSaveFailures(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a := newAPI()
@@ -48,8 +48,8 @@ func TestUnsavedChainSurvivesRepeatedSaveFailures(t *testing.T) {
 	})
 }
 
-// same, with the stored predecessor still valid: the Transport adopts
-// (rolls back to) the old stored token instead of refreshing from the unsaved one.
+// The same with the stored predecessor still valid: the Transport refreshes
+// from the unsaved token rather than roll back to the stored one.
 func TestUnsavedChainDoesNotRollBackToStoredToken(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a := newAPI("at0")
@@ -83,8 +83,8 @@ func TestUnsavedChainDoesNotRollBackToStoredToken(t *testing.T) {
 	})
 }
 
-// a late 401 for an older generation W overwrites rejectedTok and the
-// rejected current token X is adopted and served again.
+// A late 401 for an older generation W does not make the rejected current
+// token X servable again.
 func TestLateRejectionOfOlderTokenDoesNotRevive(t *testing.T) {
 	a := newAPI("W")
 	var calls atomic.Int32
@@ -133,8 +133,8 @@ func TestLateRejectionOfOlderTokenDoesNotRevive(t *testing.T) {
 	assert.NotContains(t, after, "Bearer X", "X was rejected and must never be sent again; sent after: %q", after)
 }
 
-// while the rejection flight runs, new requests still get the rejected
-// token; a POST with a non-replayable body then fails with LoginRequired.
+// While the flight after a rejection runs, new requests wait for it instead
+// of carrying the rejected token (a non-replayable POST then succeeds).
 func TestRejectedTokenNotServedDuringFlight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a := newAPI() // X revoked
@@ -214,8 +214,8 @@ func TestStoreGlitchDoesNotShortenTerminalBackoff(t *testing.T) {
 	})
 }
 
-// a Refresher that ignores ctx (NewTokenSourceRefresher) blocks
-// Token(context.Background()) for ever; RefreshTimeout bounds nothing.
+// A Refresher that ignores its context does not block
+// Token(context.Background()) for ever: the wait is bounded.
 func TestTokenSourceBoundedByRefreshTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		block := make(chan struct{})
@@ -243,9 +243,9 @@ func TestTokenSourceBoundedByRefreshTimeout(t *testing.T) {
 	})
 }
 
-// the token endpoint hands back the very token the API rejects (a
-// caching client-credentials server, or ReuseTokenSource): every request
-// costs a token-endpoint call, with no backoff.
+// A token endpoint handing back the very token the API rejects (a caching
+// client-credentials server, or ReuseTokenSource) is backed off, not asked
+// once per request.
 func TestSameTokenFromRefresherIsBackedOff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var calls atomic.Int32
@@ -263,7 +263,8 @@ func TestSameTokenFromRefresherIsBackedOff(t *testing.T) {
 	})
 }
 
-// Retry-After honoured; short-lived tokens do not refresh per request.
+// Retry-After is honoured, and short-lived tokens do not refresh per
+// request.
 func TestRetryAfterAndShortTokens(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var calls atomic.Int32

@@ -17,10 +17,8 @@ func (s *slowLoadStore) Load(ctx context.Context) (*Token, error) {
 	return s.MemoryStore.Load(ctx)
 }
 
-// A caller rejected with X joins a refresh-ahead flight F1 that falls
-// back to X; its second join can coalesce with another refresh-ahead flight
-// F2 (started by a concurrent caller) that again falls back to X, so
-// refresh(X, rejected=true) returns X itself.
+// A caller rejected with X whose flight races refresh-ahead flights that
+// fall back to X never gets X itself back from refresh(X, rejected=true).
 func TestRejoinCanReturnRejectedToken(t *testing.T) {
 	bad := 0
 	const trials = 200

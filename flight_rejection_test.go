@@ -58,8 +58,8 @@ func TestTokenRejectedAfterRefreshDoesNotSpinRefreshes(t *testing.T) {
 	})
 }
 
-// 2*RefreshTimeout overflows for a very large RefreshTimeout; waiters
-// give up at once (or after ~1s) while the refresh is healthy.
+// A huge RefreshTimeout does not overflow the waiters' bound into giving up
+// at once while the refresh is healthy.
 func TestHugeRefreshTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a := newAPI()
@@ -79,7 +79,7 @@ func TestHugeRefreshTimeout(t *testing.T) {
 	})
 }
 
-// flakySaveStore fails its first failures Saves.
+// flakySaveStore fails as many Saves as failures says, then saves.
 type flakySaveStore struct {
 	authtransport.MemoryStore
 	failures atomic.Int32

@@ -20,7 +20,7 @@ import (
 
 // Regression tests for the single flight's edge cases, found in review.
 
-// static token without expiry and no Refresher: 2nd request fails.
+// A static token without expiry and no Refresher serves every request.
 func TestStaticTokenWithoutExpiryOrRefresher(t *testing.T) {
 	a := newAPI("static")
 	tr := &authtransport.Transport{Base: a, Store: authtransport.NewMemoryStore(&authtransport.Token{AccessToken: "static"})}
@@ -34,7 +34,7 @@ func TestStaticTokenWithoutExpiryOrRefresher(t *testing.T) {
 	}
 }
 
-// zero-expiry token loaded from store gets refreshed on the 2nd request.
+// A loaded token without expiry is not refreshed ahead of a rejection.
 func TestTokenWithoutExpiryIsNotRefreshedAhead(t *testing.T) {
 	a := newAPI("static")
 	ref := &countingRefresher{api: a}
@@ -47,7 +47,8 @@ func TestTokenWithoutExpiryIsNotRefreshedAhead(t *testing.T) {
 	assert.Equal(t, int32(0), ref.calls.Load(), "refreshes of a token without expiry that was never rejected")
 }
 
-// Refresher hands back an already-expired token: one token-endpoint call per request, no backoff.
+// A Refresher handing back an expired token is a transient failure with
+// backoff, not one token-endpoint call per request.
 func TestExpiredTokenFromRefresherBacksOff(t *testing.T) {
 	a := newAPI("x")
 	var calls atomic.Int32
@@ -69,7 +70,8 @@ func (s *failingSaveStore) Save(ctx context.Context, tok *authtransport.Token) e
 	return errors.New("disk full")
 }
 
-// after a failed Save the next refresh presents the spent refresh token.
+// After a failed Save the next refresh presents the unsaved token's refresh
+// token, not the spent one.
 func TestUnsavedTokenIsRefreshedFromItsOwnRefreshToken(t *testing.T) {
 	a := newAPI()
 	var presented []string
@@ -93,7 +95,8 @@ func TestUnsavedTokenIsRefreshedFromItsOwnRefreshToken(t *testing.T) {
 	assert.Equal(t, []string{"rt0", "rt1"}, presented, "refresh tokens presented (rt0 is spent after the first refresh)")
 }
 
-// a RefresherFunc returning the oauth2 package's error as is.
+// A RefresherFunc returning the oauth2 package's error as is gets it
+// classified (a 400 is terminal) and its response body dropped.
 func TestRawRetrieveErrorIsClassifiedAndRedacted(t *testing.T) {
 	ref := authtransport.RefresherFunc(func(ctx context.Context, _ *authtransport.Token) (*authtransport.Token, error) {
 		return nil, &oauth2.RetrieveError{
@@ -109,9 +112,9 @@ func TestRawRetrieveErrorIsClassifiedAndRedacted(t *testing.T) {
 	assert.NotContains(t, err.Error(), "SECRET-RT")
 }
 
-// a caller rejected with X joins a refresh-ahead flight (rejected=false)
-// that falls back to X after a transient failure: it resends X and reports
-// ReasonRejectedAfterRefresh (login required) for a transient outage.
+// A caller rejected with X that joins a refresh-ahead flight falling back
+// to X after a transient failure gets the transient error, not X again
+// (which would end in a login error for a passing outage).
 func TestRejectedCallerJoiningRefreshAheadIsNotGivenItsTokenBack(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a := newAPI("x")
@@ -152,7 +155,8 @@ func TestRejectedCallerJoiningRefreshAheadIsNotGivenItsTokenBack(t *testing.T) {
 	})
 }
 
-// no Refresher, stored token valid for 30 more seconds (inside margin): refused.
+// Without a Refresher, a token inside the margin but valid for 30 s more
+// is served.
 func TestNoRefresherServesTokenInsideMargin(t *testing.T) {
 	a := newAPI("x")
 	x := &authtransport.Token{AccessToken: "x", Expiry: time.Now().Add(30 * time.Second)}
@@ -193,7 +197,8 @@ func TestStoreLoadErrorKeepsServingValidToken(t *testing.T) {
 	})
 }
 
-// a 401 that carries only a non-Bearer challenge (proxy / Basic) spends a refresh.
+// A 401 with only a non-Bearer challenge (a proxy's Basic) spends no
+// refresh and reaches the caller.
 func TestOtherSchemeChallengeDoesNotRefresh(t *testing.T) {
 	ref := &countingRefresher{}
 	base := roundTripFunc(func(req *http.Request) (*http.Response, error) {
@@ -206,7 +211,8 @@ func TestOtherSchemeChallengeDoesNotRefresh(t *testing.T) {
 	assert.Equal(t, int32(0), ref.calls.Load(), "refreshes for a 401 that is not about the bearer token")
 }
 
-// a terminal failure with an empty store (client credentials) is cached forever.
+// A terminal failure with an empty store (client credentials) is retried
+// after its backoff, not cached for ever.
 func TestTerminalFailureIsRetriedAfterBackoff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var calls atomic.Int32
@@ -225,8 +231,8 @@ func TestTerminalFailureIsRetriedAfterBackoff(t *testing.T) {
 	})
 }
 
-// after x is rejected and the refresh fails, x stays the published token:
-// later requests keep presenting the revoked x to the resource server.
+// After x is rejected and the refresh fails, later requests do not present
+// the revoked x again.
 func TestRejectedTokenIsWithdrawnAfterFailedRefresh(t *testing.T) {
 	a := newAPI() // x is not accepted: revoked
 	ref := authtransport.RefresherFunc(func(ctx context.Context, _ *authtransport.Token) (*authtransport.Token, error) {
@@ -240,7 +246,7 @@ func TestRejectedTokenIsWithdrawnAfterFailedRefresh(t *testing.T) {
 	assert.Len(t, a.requests(), 1, "requests sent with the rejected token: %q", a.requests())
 }
 
-// two Transports sharing one MemoryStore refresh the same refresh token twice.
+// Two Transports sharing one MemoryStore present the refresh token once.
 func TestSharedMemoryStoreRefreshesOnce(t *testing.T) {
 	a := newAPI()
 	var mu sync.Mutex
@@ -267,9 +273,8 @@ func TestSharedMemoryStoreRefreshesOnce(t *testing.T) {
 	assert.Equal(t, 1, used["rt"], "times the refresh token rt was presented")
 }
 
-// a refresh that finishes after RefreshTimeout (token endpoint slow, or
-// a Refresher that ignores ctx, like NewTokenSourceRefresher) gets its new
-// rotating refresh token thrown away: Save sees the expired ctx.
+// A refresh that finishes after RefreshTimeout still saves its new
+// rotating refresh token: Save has its own timeout.
 func TestSlowRefreshIsStillSaved(t *testing.T) {
 	a := newAPI()
 	ref := authtransport.RefresherFunc(func(ctx context.Context, old *authtransport.Token) (*authtransport.Token, error) {
