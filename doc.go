@@ -46,11 +46,12 @@
 //     its Err); its Reason says which, and it carries the status, the
 //     challenges and what the server asked for. One reason needs no login:
 //     [ReasonBodyNotReplayable] means the token was refreshed but the
-//     request could not be resent, so sending it again works. A token
-//     rejected right after the refresh made for it is not refreshed again on
-//     its rejections for a minute (no refresh token is spent per request
-//     against a server that refuses every token), but still serves the
-//     resources that accept it.
+//     request could not be resent, so sending it again works. When a
+//     token is rejected right after the refresh made for it, further
+//     refreshes back off (1 s doubling to 1 min, callers get a transient
+//     [*RefreshError] meanwhile), so a server that refuses every token does
+//     not cost a refresh token per request; the token serves the resources
+//     that accept it until it is rejected.
 //   - [*RefreshError] when no token could be had for now (network failure,
 //     timeout, 5xx, 429, garbage or an expired token from the token
 //     endpoint, a [Store] that cannot be locked or read, wrapped as Err).
@@ -70,7 +71,7 @@
 // takes no lock and does no I/O. All callers that need a new token share
 // one refresh (a single flight): it runs detached from any one caller's
 // cancellation, bounded by RefreshTimeout, and each caller stops waiting
-// when its own context ends (or after twice RefreshTimeout, should a
+// when its own context ends (or after about twice RefreshTimeout, should a
 // Refresher ignore its context). Refreshes are generation-checked: a request
 // rejected with a token that has already been replaced uses the
 // replacement and never causes a second refresh. A refresh the server

@@ -425,7 +425,12 @@ func (d *DPoP) String() string {
 }
 
 // GoString is like String; it makes %#v safe.
-func (d *DPoP) GoString() string { return "&authtransport." + d.String() }
+func (d *DPoP) GoString() string {
+	if d == nil {
+		return "(*authtransport.DPoP)(nil)"
+	}
+	return "&authtransport." + d.String()
+}
 
 // Format implements [fmt.Formatter] so that no verb or flag reaches the
 // private key: every verb prints String.

@@ -15,8 +15,10 @@ type Reason int
 
 // The reasons a [Transport] gives up on a request.
 const (
-	// ReasonNoToken: there is no token and none could be obtained (no
-	// refresher, or no refresh token to refresh with).
+	// ReasonNoToken: there is no usable token and none could be obtained:
+	// none is stored and there is no refresher or no refresh token, or
+	// the stored token file is one only a new login replaces (Err is then
+	// a [*CorruptFileError], [*FileVersionError] or [*FileModeError]).
 	ReasonNoToken Reason = iota + 1
 	// ReasonRefreshRejected: the authorization server refused to refresh
 	// the token (invalid_grant, invalid_client, unauthorized_client, ...).

@@ -75,15 +75,17 @@ func (t *Transport) refresh(ctx context.Context, stale *current, rejected bool) 
 		// rejected: a new flight refreshes it.
 		c, err = t.join(ctx, staleTok, true)
 		if err == nil && t.isRejected(c.tok) {
-			return nil, errRejectedMeanwhile
+			return nil, errRejectedMeanwhile()
 		}
 	}
 	return c, err
 }
 
-// errRejectedMeanwhile is the transient failure of a flight whose token was
-// rejected by a resource server while the flight obtained it.
-var errRejectedMeanwhile = &RefreshError{Err: errors.New("token rejected while it was obtained")}
+// errRejectedMeanwhile returns the transient failure of a flight whose
+// token a resource server rejected while the flight obtained it.
+func errRejectedMeanwhile() error {
+	return &RefreshError{Err: errors.New("token rejected while it was obtained")}
+}
 
 // join runs or joins the flight. The flight's work is detached from ctx;
 // the caller stops waiting when ctx ends.
@@ -231,12 +233,9 @@ func (t *Transport) save(ctx context.Context, store Store, base, tok *Token) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), t.refreshTimeout())
 	defer cancel()
 	var err error
-	for i, wait := range []time.Duration{0, 50 * time.Millisecond, 200 * time.Millisecond} {
-		if i > 0 {
-			select {
-			case <-time.After(wait):
-			case <-ctx.Done():
-			}
+	for _, wait := range []time.Duration{0, 50 * time.Millisecond, 200 * time.Millisecond} {
+		if wait > 0 && !sleep(ctx, wait) {
+			break
 		}
 		if err = store.Save(ctx, tok); err == nil {
 			t.setUnsaved(nil)
@@ -252,6 +251,18 @@ func (t *Transport) save(ctx context.Context, store Store, base, tok *Token) {
 	t.log(ctx, slog.LevelError, "authtransport: saving refreshed token failed; it lives only in this process", slog.Any("error", err))
 }
 
+// sleep waits d and reports true, or reports false when ctx ends first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
 func (t *Transport) setUnsaved(u *unsaved) {
 	t.mu.Lock()
 	t.unsaved = u
@@ -261,10 +272,12 @@ func (t *Transport) setUnsaved(u *unsaved) {
 // storeFailed handles a store that could not be locked or read: a
 // transient failure of the refresh.
 func (t *Transport) storeFailed(ctx context.Context, stale, fallback *Token, err error) (*current, error) {
-	var cause error = &RefreshError{Err: err}
 	if needsLogin(err) {
-		cause = &LoginRequiredError{Reason: ReasonNoToken, Err: err}
+		// Rereading a small file is cheap, and a new login must be
+		// picked up at once: no backoff.
+		return t.orFallback(fallback, &failure{err: &LoginRequiredError{Reason: ReasonNoToken, Err: err}, terminal: true})
 	}
+	var cause error = &RefreshError{Err: err}
 	t.mu.Lock()
 	f := &failure{base: stale, err: cause, count: 1}
 	if p := t.storeFail; p != nil && sameToken(p.base, stale) {
@@ -333,24 +346,28 @@ func (t *Transport) isRejectedLocked(tok *Token) bool {
 }
 
 // rejectedAfterRefresh records that a resource server rejected tok, a
-// token obtained for the very request it rejected. Another refresh is
-// unlikely to help, and would spend a refresh token per request against a
-// server that refuses every token, so further rejections of tok end in a
-// *LoginRequiredError without a refresh for a while. tok itself stays in
-// use: other resources may accept it.
+// token obtained for the very request it rejected. Refreshing again at once
+// is unlikely to help and, against a server that refuses every token, would
+// spend a refresh token per request: refreshes of tok wait for a backoff
+// that grows with each such rejection in a row (1 s doubling to 1 min),
+// during which rejected callers get a transient *RefreshError. tok stays in
+// use until a request is rejected with it, and a newer token in the store
+// is adopted at once.
 func (t *Transport) rejectedAfterRefresh(tok *Token) {
-	t.mu.Lock()
-	t.noRefresh = tok
-	t.noRefreshUntil = time.Now().Add(backoffCap)
-	t.mu.Unlock()
-}
-
-// refreshSuppressed reports whether a rejection of tok must not lead to a
-// refresh (see rejectedAfterRefresh).
-func (t *Transport) refreshSuppressed(tok *Token) bool {
+	now := time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.noRefresh != nil && sameToken(t.noRefresh, tok) && time.Now().Before(t.noRefreshUntil)
+	if now.Sub(t.rejectedAfterRefreshAt) > 2*backoffCap {
+		t.rejectedAfterRefreshN = 0
+	}
+	t.rejectedAfterRefreshN++
+	t.rejectedAfterRefreshAt = now
+	wait := min(backoffBase<<min(t.rejectedAfterRefreshN-1, 16), backoffCap)
+	t.failure = &failure{
+		base:  tok,
+		err:   &RefreshError{Err: errors.New("the refreshed token was rejected at once; refreshing again later")},
+		until: now.Add(wait),
+	}
 }
 
 // refreshAt is when to refresh a token that is new at now: the margin
@@ -394,7 +411,7 @@ func (t *Transport) publish(tok *Token, refreshAt time.Time) (*current, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.isRejectedLocked(tok) {
-		return nil, errRejectedMeanwhile
+		return nil, errRejectedMeanwhile()
 	}
 	t.cur.Store(c)
 	return c, nil

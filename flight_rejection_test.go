@@ -20,10 +20,11 @@ import (
 	"github.com/d5c4ca72/authtransport"
 )
 
-// A token rejected right after the refresh made for it does not lead to a
-// refresh per request (a server that refuses every token would otherwise
-// rotate the refresh token endlessly), yet stays in use: another endpoint
-// may accept it.
+// A token rejected right after the refresh made for it is not refreshed
+// again at once: a server that refuses every token would otherwise rotate
+// the refresh token once per request. Refreshes back off (1 s doubling to
+// 1 min) while the rejections go on, callers get a transient error meanwhile,
+// and the token serves the endpoints that accept it until it is rejected.
 func TestTokenRejectedAfterRefreshDoesNotSpinRefreshes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var calls atomic.Int32
@@ -46,15 +47,33 @@ func TestTokenRejectedAfterRefreshDoesNotSpinRefreshes(t *testing.T) {
 			}
 			return err
 		}
-		for range 5 {
-			assert.ErrorIs(t, do("/bad"), authtransport.ErrLoginRequired)
+		var lr *authtransport.LoginRequiredError
+		require.ErrorAs(t, do("/bad"), &lr)
+		assert.Equal(t, authtransport.ReasonRejectedAfterRefresh, lr.Reason)
+		assert.NoError(t, do("/good"), "the refreshed token serves the endpoints that accept it")
+
+		var re *authtransport.RefreshError
+		for range 4 {
+			assert.ErrorAs(t, do("/bad"), &re, "within the backoff: transient, no refresh")
 		}
-		assert.Equal(t, int32(1), calls.Load(), "one refresh for five rejections")
-		assert.NoError(t, do("/good"), "the refreshed token still works elsewhere")
+		assert.Equal(t, int32(1), calls.Load())
+
+		// A minute of requests to the bad endpoint every 100 ms costs a
+		// dozen refreshes (two per backoff: 1 s, 2 s, 4 s ... 32 s), not 600.
+		for range 600 {
+			_ = do("/bad")
+			time.Sleep(100 * time.Millisecond)
+		}
+		assert.LessOrEqual(t, calls.Load(), int32(14), "refreshes in a minute of rejections")
+		n := calls.Load()
+		for range 600 {
+			_ = do("/bad")
+			time.Sleep(100 * time.Millisecond)
+		}
+		assert.LessOrEqual(t, calls.Load()-n, int32(4), "refreshes in the next minute, at the 1 min cap")
 
 		time.Sleep(2 * time.Minute)
-		assert.ErrorIs(t, do("/bad"), authtransport.ErrLoginRequired)
-		assert.Equal(t, int32(2), calls.Load(), "a minute later a rejection refreshes again")
+		assert.NoError(t, do("/good"), "after the backoff the good endpoint works again")
 	})
 }
 
@@ -127,12 +146,14 @@ func TestHungTokenSourceDoesNotWedgeTheTransport(t *testing.T) {
 		var re *authtransport.RefreshError
 		require.ErrorAs(t, err, &re, "the hung source is given up at the refresh timeout")
 
+		// The source comes back: the hung call returns, and once the
+		// backoff has passed a new call gets a token.
 		hang.Store(false)
-		time.Sleep(2 * time.Minute) // past the backoff
+		close(release)
+		time.Sleep(2 * time.Minute)
 		resp, err := get(t, c, context.Background())
 		require.NoError(t, err, "a later refresh works")
 		assert.Equal(t, http.StatusOK, resp.StatusCode)
-		close(release)
 	})
 }
 
@@ -145,11 +166,46 @@ func TestTokenFileOnlyALoginFixesIsLoginRequired(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte("{not json"), 0o600))
 	fs, err := authtransport.NewFileStore(path)
 	require.NoError(t, err)
-	c := &http.Client{Transport: &authtransport.Transport{Base: newAPI(), Store: fs, Refresher: &countingRefresher{}}}
+	c := &http.Client{Transport: &authtransport.Transport{Base: newAPI("tok-1"), Store: fs, Refresher: &countingRefresher{}}}
 	_, err = get(t, c, context.Background())
 	var lr *authtransport.LoginRequiredError
 	require.ErrorAs(t, err, &lr)
 	assert.Equal(t, authtransport.ReasonNoToken, lr.Reason)
 	var ce *authtransport.CorruptFileError
 	assert.ErrorAs(t, err, &ce, "the file's problem is the cause")
+
+	// The user logs in again: the next request uses the new token at once.
+	require.NoError(t, fs.Save(context.Background(), valid("tok-1")))
+	resp, err := get(t, c, context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+func TestTokenSourceRefresherCallsSourceOnceAtATime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var inside, most atomic.Int32
+		release := make(chan struct{})
+		src := tokenSourceFunc(func() (*oauth2.Token, error) {
+			n := inside.Add(1)
+			if n > most.Load() {
+				most.Store(n)
+			}
+			<-release
+			inside.Add(-1)
+			return &oauth2.Token{AccessToken: "a", Expiry: time.Now().Add(time.Hour)}, nil
+		})
+		r := authtransport.NewTokenSourceRefresher(src)
+		for range 10 {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+			_, err := r.Refresh(ctx, nil)
+			cancel()
+			var re *authtransport.RefreshError
+			require.ErrorAs(t, err, &re)
+		}
+		assert.Equal(t, int32(1), most.Load(), "calls to the source at once")
+		close(release)
+		tok, err := r.Refresh(context.Background(), nil)
+		require.NoError(t, err)
+		assert.Equal(t, "a", tok.AccessToken)
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -37,8 +38,9 @@ func (f RefresherFunc) Refresh(ctx context.Context, rejected *Token) (*Token, er
 
 // NewOAuth2Refresher returns a [Refresher] that uses the refresh-token grant
 // of cfg (RFC 6749 §6). When the server sends no new refresh token, the old
-// one is kept. A token without a refresh token gives a [*LoginRequiredError]
-// with [ReasonNoToken]; the server's error code is in the [*RefreshError].
+// one is kept. Refreshing a token that has no refresh token gives a
+// [*LoginRequiredError] with [ReasonNoToken]. When the server refuses, its
+// error code and description are in the returned [*RefreshError].
 //
 // The HTTP client for the token endpoint is taken from the request context
 // under [oauth2.HTTPClient], as with the oauth2 package; by default it is
@@ -72,33 +74,56 @@ func NewClientCredentialsRefresher(cfg *clientcredentials.Config) Refresher {
 }
 
 // NewTokenSourceRefresher returns a [Refresher] that asks src for a token.
-// src takes no context: when the refresh's context ends first, the
-// Refresher stops waiting and leaves one goroutine blocked in src.Token
-// until it returns. If src caches (as [oauth2.ReuseTokenSource] does) it may
-// hand back the token a resource server rejected; the [Transport] then
-// never sends that token again and reports a transient [*RefreshError]
-// until src returns another one.
+// src takes no context: when a refresh's context ends first, the Refresher
+// stops waiting, and the call to src.Token it started goes on in its
+// goroutine until it returns; later refreshes wait for that same call
+// rather than start another, so src is never called concurrently. If src
+// caches (as [oauth2.ReuseTokenSource] does) it may hand back the token a
+// resource server rejected; the [Transport] then never sends that token
+// again and reports a transient [*RefreshError] until src returns another
+// one.
 func NewTokenSourceRefresher(src oauth2.TokenSource) Refresher {
-	return RefresherFunc(func(ctx context.Context, _ *Token) (*Token, error) {
-		type result struct {
-			tok *oauth2.Token
-			err error
-		}
-		done := make(chan result, 1)
+	return &tokenSourceRefresher{src: src}
+}
+
+type tokenSourceRefresher struct {
+	src  oauth2.TokenSource
+	mu   sync.Mutex       // guards call
+	call *tokenSourceCall // the running call to src.Token, if any
+}
+
+// tokenSourceCall is one call to src.Token; tok and err are set before done
+// is closed.
+type tokenSourceCall struct {
+	done chan struct{}
+	tok  *oauth2.Token
+	err  error
+}
+
+func (r *tokenSourceRefresher) Refresh(ctx context.Context, _ *Token) (*Token, error) {
+	r.mu.Lock()
+	c := r.call
+	if c == nil {
+		c = &tokenSourceCall{done: make(chan struct{})}
+		r.call = c
 		go func() {
-			tok, err := src.Token()
-			done <- result{tok, err}
+			c.tok, c.err = r.src.Token()
+			r.mu.Lock()
+			r.call = nil
+			r.mu.Unlock()
+			close(c.done)
 		}()
-		select {
-		case r := <-done:
-			if r.err != nil {
-				return nil, refreshError(r.err)
-			}
-			return TokenFromOAuth2(r.tok), nil
-		case <-ctx.Done():
-			return nil, &RefreshError{Err: ctx.Err()}
+	}
+	r.mu.Unlock()
+	select {
+	case <-c.done:
+		if c.err != nil {
+			return nil, refreshError(c.err)
 		}
-	})
+		return TokenFromOAuth2(c.tok), nil
+	case <-ctx.Done():
+		return nil, &RefreshError{Err: ctx.Err()}
+	}
 }
 
 // refreshError classifies a refresher's error as a *LoginRequiredError or a

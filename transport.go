@@ -103,8 +103,9 @@ type Transport struct {
 	storeFail   *failure // the last failure to lock or load the store
 	unsaved     *unsaved // a refreshed token the store failed to save
 
-	noRefresh      *Token    // rejected right after its own refresh
-	noRefreshUntil time.Time // until when its rejections do not refresh
+	// consecutive rejections of a token right after its own refresh
+	rejectedAfterRefreshN  int
+	rejectedAfterRefreshAt time.Time
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
@@ -246,11 +247,9 @@ func (t *Transport) rejected(req *http.Request, cur *current, resp *http.Respons
 				return resp, nil
 			}
 			drainAndClose(resp)
-			if refreshed || t.refreshSuppressed(cur.tok) {
+			if refreshed {
 				t.log(ctx, slog.LevelWarn, "authtransport: token rejected after refresh", slog.Int("status", resp.StatusCode))
-				if refreshed {
-					t.rejectedAfterRefresh(cur.tok)
-				}
+				t.rejectedAfterRefresh(cur.tok)
 				return nil, v.loginErrorFor(ReasonRejectedAfterRefresh)
 			}
 			refreshed = true
