@@ -77,8 +77,10 @@
 // replacement and never causes a second refresh. A refresh the server
 // refused is not repeated for the same stored token for five minutes; a
 // new stored token (the user logged in again) is used at once. A refreshed
-// token that the store fails to save is kept in memory and saved again on
-// the next refresh, so its refresh token is the one presented.
+// token that the store fails to save (after three tries) is kept in memory
+// and saved again on the next refresh, so this Transport presents its
+// refresh token, not the spent one; other processes only see the store,
+// so such a failure is logged at error level to Transport.Logger.
 //
 // When the [Store] is a [LockingStore], such as [FileStore] or
 // [MemoryStore] shared by several Transports, the refresh
