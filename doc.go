@@ -71,8 +71,8 @@
 // takes no lock and does no I/O. All callers that need a new token share
 // one refresh (a single flight): it runs detached from any one caller's
 // cancellation, bounded by RefreshTimeout, and each caller stops waiting
-// when its own context ends (or after about twice RefreshTimeout, should a
-// Refresher ignore its context). Refreshes are generation-checked: a request
+// when its own context ends (or after about three times RefreshTimeout —
+// lock wait, refresh, save — should a Refresher ignore its context). Refreshes are generation-checked: a request
 // rejected with a token that has already been replaced uses the
 // replacement and never causes a second refresh. A refresh the server
 // refused is not repeated for the same stored token for five minutes; a

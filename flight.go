@@ -18,6 +18,9 @@ type failure struct {
 	until    time.Time // when to try again
 	terminal bool      // the server refused: only the user can help
 	count    int       // consecutive transient failures
+	// afterRefresh marks the record of a token rejected right after
+	// its own refresh (see rejectedAfterRefresh).
+	afterRefresh bool
 }
 
 // unsaved is a refreshed token the store failed to save, and the stored
@@ -93,9 +96,9 @@ func (t *Transport) join(ctx context.Context, stale *Token, rejected bool) (*cur
 	ch := t.flights.DoChan("", func() (any, error) {
 		return t.obtain(context.WithoutCancel(ctx), stale, rejected)
 	})
-	// Refresh plus save, each bounded by RefreshTimeout, without
-	// overflowing for a huge one.
-	timer := time.NewTimer(min(t.refreshTimeout(), (math.MaxInt64-time.Second)/2)*2 + time.Second)
+	// Lock wait, refresh and save, each bounded by RefreshTimeout,
+	// without overflowing for a huge one.
+	timer := time.NewTimer(min(t.refreshTimeout(), (math.MaxInt64-time.Second)/3)*3 + time.Second)
 	defer timer.Stop()
 	select {
 	case <-timer.C:
@@ -115,8 +118,8 @@ func (t *Transport) join(ctx context.Context, stale *Token, rejected bool) (*cur
 // stale; otherwise it refreshes and saves. When refreshing fails, a stored
 // token that has not expired and was not rejected goes on serving until the
 // failure's backoff ends.
-func (t *Transport) obtain(ctx context.Context, stale *Token, rejected bool) (*current, error) {
-	ctx, cancel := context.WithTimeout(ctx, t.refreshTimeout())
+func (t *Transport) obtain(detached context.Context, stale *Token, rejected bool) (*current, error) {
+	ctx, cancel := context.WithTimeout(detached, t.refreshTimeout())
 	defer cancel()
 	if rejected {
 		t.markRejected(stale)
@@ -133,6 +136,12 @@ func (t *Transport) obtain(ctx context.Context, stale *Token, rejected bool) (*c
 			return t.storeFailed(ctx, stale, fallback, fmt.Errorf("lock token store: %w", err))
 		}
 		defer unlock()
+		// Waiting for the lock must not eat into the refresh: a refresh
+		// cut short after the server rotated the refresh token would
+		// lose the new one. Holding the lock, start a budget of its own.
+		var cancelHeld context.CancelFunc
+		ctx, cancelHeld = context.WithTimeout(detached, t.refreshTimeout())
+		defer cancelHeld()
 	}
 	stored, err := t.load(ctx, store)
 	if err != nil {
@@ -283,9 +292,7 @@ func (t *Transport) storeFailed(ctx context.Context, stale, fallback *Token, err
 	if p := t.storeFail; p != nil && sameToken(p.base, stale) {
 		f.count = p.count + 1
 	}
-	wait := min(backoffBase<<min(f.count-1, 16), backoffCap)
-	wait += time.Duration(rand.Int64N(int64(wait)*2/5+1)) - wait/5
-	f.until = time.Now().Add(wait)
+	f.until = time.Now().Add(backoff(f.count))
 	t.storeFail = f
 	t.mu.Unlock()
 	t.log(ctx, slog.LevelWarn, "authtransport: token store failed", slog.Any("error", f.err))
@@ -349,25 +356,46 @@ func (t *Transport) isRejectedLocked(tok *Token) bool {
 // token obtained for the very request it rejected. Refreshing again at once
 // is unlikely to help and, against a server that refuses every token, would
 // spend a refresh token per request: refreshes of tok wait for a backoff
-// that grows with each such rejection in a row (1 s doubling to 1 min),
-// during which rejected callers get a transient *RefreshError. tok stays in
-// use until a request is rejected with it, and a newer token in the store
-// is adopted at once.
+// that grows with each token in a row so rejected (1 s doubling to 1 min,
+// with jitter), during which rejected callers get a transient
+// *RefreshError. Concurrent requests that saw the same token rejected count
+// once, and a resend that succeeds after a refresh ends the streak. tok
+// stays in use until a request is rejected with it, and a newer token in
+// the store is adopted at once.
 func (t *Transport) rejectedAfterRefresh(tok *Token) {
 	now := time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if f := t.failure; f != nil && f.afterRefresh && sameToken(f.base, tok) {
+		return
+	}
 	if now.Sub(t.rejectedAfterRefreshAt) > 2*backoffCap {
 		t.rejectedAfterRefreshN = 0
 	}
 	t.rejectedAfterRefreshN++
 	t.rejectedAfterRefreshAt = now
-	wait := min(backoffBase<<min(t.rejectedAfterRefreshN-1, 16), backoffCap)
 	t.failure = &failure{
-		base:  tok,
-		err:   &RefreshError{Err: errors.New("the refreshed token was rejected at once; refreshing again later")},
-		until: now.Add(wait),
+		base:         tok,
+		err:          &RefreshError{Err: errors.New("the refreshed token was rejected at once; refreshing again later")},
+		until:        now.Add(backoff(t.rejectedAfterRefreshN)),
+		afterRefresh: true,
 	}
+}
+
+// refreshedTokenAccepted ends a streak of tokens rejected right after
+// their refresh: a resend with a refreshed token succeeded.
+func (t *Transport) refreshedTokenAccepted() {
+	t.mu.Lock()
+	t.rejectedAfterRefreshN = 0
+	t.mu.Unlock()
+}
+
+// backoff returns the wait after the nth failure in a row: backoffBase
+// doubling up to backoffCap, with ±20% jitter so that processes sharing a
+// store do not retry in step.
+func backoff(n int) time.Duration {
+	wait := min(backoffBase<<min(n-1, 16), backoffCap)
+	return wait + time.Duration(rand.Int64N(int64(wait)*2/5+1)) - wait/5
 }
 
 // refreshAt is when to refresh a token that is new at now: the margin
@@ -458,8 +486,7 @@ func (t *Transport) recordFailure(base *Token, err error, now time.Time) *failur
 		if p := t.failure; p != nil && !p.terminal && sameToken(p.base, base) {
 			f.count = p.count + 1
 		}
-		wait := min(backoffBase<<min(f.count-1, 16), backoffCap)
-		wait += time.Duration(rand.Int64N(int64(wait)*2/5+1)) - wait/5
+		wait := backoff(f.count)
 		if re != nil {
 			wait = max(wait, re.RetryAfter)
 		}

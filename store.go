@@ -78,6 +78,11 @@ func (s *MemoryStore) Lock(ctx context.Context) (unlock func(), err error) {
 	s.mu.Unlock()
 	select {
 	case sem <- struct{}{}:
+		if err := ctx.Err(); err != nil {
+			// Both were ready and select chose the lock.
+			<-sem
+			return nil, err
+		}
 		return func() { <-sem }, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()

@@ -274,6 +274,9 @@ func (t *Transport) rejected(req *http.Request, cur *current, resp *http.Respons
 			return nil, err
 		}
 		if resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusForbidden {
+			if refreshed {
+				t.refreshedTokenAccepted()
+			}
 			return resp, nil
 		}
 	}
