@@ -209,3 +209,21 @@ func TestTokenSourceRefresherCallsSourceOnceAtATime(t *testing.T) {
 		assert.Equal(t, "a", tok.AccessToken)
 	})
 }
+
+func TestSlowTokenSourceResultIsUsedLater(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := tokenSourceFunc(func() (*oauth2.Token, error) {
+			time.Sleep(time.Second) // slower than the refresh timeout
+			return &oauth2.Token{AccessToken: "slow", Expiry: time.Now().Add(time.Hour)}, nil
+		})
+		r := authtransport.NewTokenSourceRefresher(src)
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		_, err := r.Refresh(ctx, nil)
+		cancel()
+		require.Error(t, err)
+		time.Sleep(2 * time.Second)
+		tok, err := r.Refresh(context.Background(), nil)
+		require.NoError(t, err)
+		assert.Equal(t, "slow", tok.AccessToken, "the late result serves the next refresh")
+	})
+}

@@ -77,7 +77,8 @@ func NewClientCredentialsRefresher(cfg *clientcredentials.Config) Refresher {
 // src takes no context: when a refresh's context ends first, the Refresher
 // stops waiting, and the call to src.Token it started goes on in its
 // goroutine until it returns; later refreshes wait for that same call
-// rather than start another, so src is never called concurrently. If src
+// rather than start another (so src is never called concurrently), and a
+// token it returns after its waiters left serves the next refresh. If src
 // caches (as [oauth2.ReuseTokenSource] does) it may hand back the token a
 // resource server rejected; the [Transport] then never sends that token
 // again and reports a transient [*RefreshError] until src returns another
@@ -87,9 +88,10 @@ func NewTokenSourceRefresher(src oauth2.TokenSource) Refresher {
 }
 
 type tokenSourceRefresher struct {
-	src  oauth2.TokenSource
-	mu   sync.Mutex       // guards call
-	call *tokenSourceCall // the running call to src.Token, if any
+	src   oauth2.TokenSource
+	mu    sync.Mutex       // guards call and ready
+	call  *tokenSourceCall // the running call to src.Token, if any
+	ready *tokenSourceCall // a call that succeeded after its waiters left
 }
 
 // tokenSourceCall is one call to src.Token; tok and err are set before done
@@ -102,6 +104,13 @@ type tokenSourceCall struct {
 
 func (r *tokenSourceRefresher) Refresh(ctx context.Context, _ *Token) (*Token, error) {
 	r.mu.Lock()
+	if c := r.ready; c != nil {
+		// A source slower than the refresh timeout still gets its
+		// token used.
+		r.ready = nil
+		r.mu.Unlock()
+		return TokenFromOAuth2(c.tok), nil
+	}
 	c := r.call
 	if c == nil {
 		c = &tokenSourceCall{done: make(chan struct{})}
@@ -110,6 +119,9 @@ func (r *tokenSourceRefresher) Refresh(ctx context.Context, _ *Token) (*Token, e
 			c.tok, c.err = r.src.Token()
 			r.mu.Lock()
 			r.call = nil
+			if c.err == nil {
+				r.ready = c
+			}
 			r.mu.Unlock()
 			close(c.done)
 		}()
@@ -117,6 +129,11 @@ func (r *tokenSourceRefresher) Refresh(ctx context.Context, _ *Token) (*Token, e
 	r.mu.Unlock()
 	select {
 	case <-c.done:
+		r.mu.Lock()
+		if r.ready == c {
+			r.ready = nil
+		}
+		r.mu.Unlock()
 		if c.err != nil {
 			return nil, refreshError(c.err)
 		}
