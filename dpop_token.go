@@ -2,37 +2,13 @@ package authtransport
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"time"
-
-	"golang.org/x/oauth2"
 )
-
-// refreshContext returns the context for a Refresher call. When DPoP is
-// set, its [oauth2.HTTPClient] is replaced by a client that adds a DPoP
-// proof to each POST, the token requests of the oauth2 package, and
-// handles the authorization server's nonce (RFC 9449 §8). The client it
-// wraps is the one ctx had, or [http.DefaultClient].
-func (t *Transport) refreshContext(ctx context.Context) context.Context {
-	if t.DPoP == nil {
-		return ctx
-	}
-	var c http.Client
-	if hc, ok := ctx.Value(oauth2.HTTPClient).(*http.Client); ok && hc != nil {
-		c = *hc
-	}
-	base := c.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	c.Transport = &tokenRequestProver{base: base, dpop: t.DPoP}
-	return context.WithValue(ctx, oauth2.HTTPClient, &c)
-}
 
 // maxTokenRequestBody bounds a token request body buffered for a resend.
 const maxTokenRequestBody = 1 << 20

@@ -69,6 +69,12 @@ func (t *Transport) refresh(ctx context.Context, stale *current, rejected bool) 
 	if !rejected {
 		return t.join(ctx, staleTok, false)
 	}
+	if f := t.recentFailure(staleTok, time.Now()); f != nil && f.afterRefresh {
+		// The token was rejected right after its own refresh and its
+		// refreshes are backed off: keep it for the resources that
+		// accept it.
+		return nil, f.err
+	}
 	// From now on no flight serves the rejected token and new requests
 	// wait for the flight instead of carrying it.
 	t.markRejected(staleTok)

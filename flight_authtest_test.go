@@ -106,3 +106,28 @@ func TestRejectionBurstCountsOnce(t *testing.T) {
 	require.NoError(t, err, "the last request, seconds after the burst")
 	assert.Zero(t, srv.Stats().RefreshTokenReuse)
 }
+
+// A token response that arrives right at RefreshTimeout is not thrown
+// away: the server has rotated the refresh token by then, and the next
+// refresh would present the spent one.
+func TestRefreshAtTheTimeoutKeepsRotatedToken(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	for d := timeout - time.Millisecond; d <= timeout+time.Millisecond; d += 200 * time.Microsecond {
+		srv := authtest.NewServer()
+		srv.SetTokenDelay(d)
+		store := authtransport.NewMemoryStore(srv.NewExpiredToken())
+		get := func() { // a new Transport each time: no backoff state
+			tr := &authtransport.Transport{Base: srv.Client().Transport, Store: store,
+				Refresher: authtransport.NewOAuth2Refresher(srv.Config()), RefreshTimeout: timeout}
+			if resp, err := (&http.Client{Transport: tr}).Get(srv.ResourceURL("x")); err == nil {
+				_ = resp.Body.Close()
+			}
+		}
+		get()
+		srv.SetTokenDelay(0)
+		get()
+		assert.Zero(t, srv.Stats().RefreshTokenReuse, "token delay %v", d)
+		srv.Client().CloseIdleConnections()
+		srv.Close()
+	}
+}

@@ -23,8 +23,8 @@ import (
 // A token rejected right after the refresh made for it is not refreshed
 // again at once: a server that refuses every token would otherwise rotate
 // the refresh token once per request. Refreshes back off (1 s doubling to
-// 1 min) while the rejections go on, callers get a transient error meanwhile,
-// and the token serves the endpoints that accept it until it is rejected.
+// 1 min) while the rejections go on, rejected callers get a transient error
+// meanwhile, and the token keeps serving the endpoints that accept it.
 func TestTokenRejectedAfterRefreshDoesNotSpinRefreshes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var calls atomic.Int32
@@ -55,6 +55,7 @@ func TestTokenRejectedAfterRefreshDoesNotSpinRefreshes(t *testing.T) {
 		var re *authtransport.RefreshError
 		for range 4 {
 			assert.ErrorAs(t, do("/bad"), &re, "within the backoff: transient, no refresh")
+			assert.NoError(t, do("/good"), "within the backoff the token still serves the good endpoint")
 		}
 		assert.Equal(t, int32(1), calls.Load())
 
