@@ -70,7 +70,9 @@
 // A Transport is safe for concurrent use. The hot path (a valid token)
 // takes no lock and does no I/O. All callers that need a new token share
 // one refresh (a single flight): it runs detached from any one caller's
-// cancellation, bounded by RefreshTimeout, and each caller stops waiting
+// cancellation, bounded by RefreshTimeout (a token request already sent is
+// awaited past it, so a rotated refresh token is never dropped), and each
+// caller stops waiting
 // when its own context ends (or after about three times RefreshTimeout —
 // lock wait, refresh, save — should a Refresher ignore its context). Refreshes are generation-checked: a request
 // rejected with a token that has already been replaced uses the

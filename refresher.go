@@ -23,7 +23,10 @@ import (
 // transient.
 //
 // ctx is not cancelled when the request that started the refresh gives up,
-// but it carries the Transport's RefreshTimeout.
+// but it carries the Transport's RefreshTimeout. Its [oauth2.HTTPClient]
+// is wrapped so that a token request, once sent, is awaited past that
+// deadline (a server may have rotated the refresh token already); a
+// Refresher that makes its own requests should take its client from there.
 type Refresher interface {
 	Refresh(ctx context.Context, rejected *Token) (*Token, error)
 }

@@ -80,8 +80,12 @@ type Transport struct {
 	// half of the lifetime it had when obtained.
 	RefreshMargin time.Duration
 
-	// RefreshTimeout bounds each shared refresh, including waiting for a
-	// LockingStore's lock. If zero, DefaultRefreshTimeout is used.
+	// RefreshTimeout bounds each step of a shared refresh: waiting for a
+	// LockingStore's lock, then loading, refreshing and saving. A token
+	// request already sent when it passes is still awaited (up to ten
+	// times as long, at least 2 min) so that a rotated refresh token is
+	// not lost, while callers stop waiting. If zero,
+	// DefaultRefreshTimeout is used.
 	RefreshTimeout time.Duration
 
 	// Logger, if not nil, receives a record of each refresh, retry and
