@@ -451,14 +451,12 @@ func (t *Transport) publish(tok *Token, refreshAt time.Time) (*current, error) {
 	return c, nil
 }
 
+// recentStoreFailure returns the last failure to lock or load the store
+// for base if it may not be retried yet.
 func (t *Transport) recentStoreFailure(base *Token, now time.Time) *failure {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	f := t.storeFail
-	if f == nil || !sameToken(f.base, base) || !now.Before(f.until) {
-		return nil
-	}
-	return f
+	return t.storeFail.pending(base, now)
 }
 
 // recentFailure returns the last failed refresh of base if it may not be
@@ -466,7 +464,12 @@ func (t *Transport) recentStoreFailure(base *Token, now time.Time) *failure {
 func (t *Transport) recentFailure(base *Token, now time.Time) *failure {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	f := t.failure
+	return t.failure.pending(base, now)
+}
+
+// pending returns f if it is a failure for base that may not be retried
+// yet at now, and nil otherwise (also for a nil f).
+func (f *failure) pending(base *Token, now time.Time) *failure {
 	if f == nil || !sameToken(f.base, base) || !now.Before(f.until) {
 		return nil
 	}
