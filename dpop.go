@@ -374,12 +374,12 @@ func (t *Transport) send(req *http.Request, body io.ReadCloser, cur *current) (*
 	var proof string
 	if cur.tok.Type() == TokenTypeDPoP {
 		if t.DPoP == nil {
-			closeReader(body)
+			closeBody(body)
 			return nil, ErrDPoPNotConfigured
 		}
 		p, err := t.DPoP.proof(req.Method, req.URL, req.Host, cur.tok.AccessToken, time.Now())
 		if err != nil {
-			closeReader(body)
+			closeBody(body)
 			return nil, err
 		}
 		proof = p
@@ -389,12 +389,6 @@ func (t *Transport) send(req *http.Request, body io.ReadCloser, cur *current) (*
 		t.DPoP.observe(req.URL, resp)
 	}
 	return resp, err
-}
-
-func closeReader(body io.ReadCloser) {
-	if body != nil {
-		_ = body.Close()
-	}
 }
 
 // proofRefused decides on an invalid_dpop_proof rejection of a request

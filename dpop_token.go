@@ -45,7 +45,7 @@ func (p *tokenRequestProver) RoundTrip(req *http.Request) (*http.Response, error
 	for attempt := 0; ; attempt++ {
 		proof, err := p.dpop.proof(req.Method, req.URL, req.Host, "", time.Now())
 		if err != nil {
-			closeReader(body)
+			closeBody(body)
 			return nil, err
 		}
 		r2 := new(http.Request)

@@ -182,8 +182,9 @@ func drainAndClose(resp *http.Response) {
 	_ = resp.Body.Close()
 }
 
-func closeBody(req *http.Request) {
-	if req.Body != nil {
-		_ = req.Body.Close()
+// closeBody closes a request body, which may be nil.
+func closeBody(body io.ReadCloser) {
+	if body != nil {
+		_ = body.Close()
 	}
 }

@@ -47,7 +47,7 @@ type sentNotAbandoned struct {
 
 func (s sentNotAbandoned) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err := req.Context().Err(); err != nil {
-		closeBody(req)
+		closeBody(req.Body)
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(req.Context()), s.limit)

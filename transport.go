@@ -181,7 +181,7 @@ func (t *Transport) refreshTimeout() time.Duration {
 // with an error.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err := t.init(); err != nil {
-		closeBody(req)
+		closeBody(req.Body)
 		return nil, err
 	}
 	if !t.authorizes(req) {
@@ -190,7 +190,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	cur, err := t.usable(ctx)
 	if err != nil {
-		closeBody(req)
+		closeBody(req.Body)
 		return nil, err
 	}
 	resp, err := t.send(req, req.Body, cur)

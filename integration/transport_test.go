@@ -43,20 +43,26 @@ type result struct {
 // clients[i%len(clients)], and returns their outcomes.
 func fanOut(ctx context.Context, n int, resource string, clients ...*http.Client) []result {
 	results := make([]result, n)
+	atOnce(n, func(i int) {
+		status, _, err := get(ctx, clients[i%len(clients)], resource)
+		results[i] = result{status, err}
+	})
+	return results
+}
+
+// atOnce runs f(0) … f(n-1) in n goroutines released together, and waits
+// for them.
+func atOnce(n int, f func(i int)) {
 	start := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			<-start
-			status, _, err := get(ctx, clients[i%len(clients)], resource)
-			results[i] = result{status, err}
-		}()
+			f(i)
+		})
 	}
 	close(start)
 	wg.Wait()
-	return results
 }
 
 func assertAllOK(t *testing.T, results []result) {
@@ -136,18 +142,9 @@ func TestServerRefusesConcurrentReuse(t *testing.T) {
 	first := s.login(t)
 	const n = 10
 	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			_, errs[i] = cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: first.RefreshToken}).Token()
-		}()
-	}
-	close(start)
-	wg.Wait()
+	atOnce(n, func(i int) {
+		_, errs[i] = cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: first.RefreshToken}).Token()
+	})
 	succeeded := 0
 	for _, err := range errs {
 		if err == nil {
