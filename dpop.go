@@ -12,7 +12,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/big"
 	"net/http"
@@ -20,7 +19,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -49,11 +47,6 @@ type DPoP struct {
 
 	mu     sync.RWMutex // guards nonces
 	nonces map[origin]string
-
-	// refused is the last token whose fresh proofs a resource server
-	// refused with invalid_dpop_proof even though the token had just been
-	// refreshed: refreshing again cannot help it.
-	refused atomic.Pointer[Token]
 }
 
 // DPoP algorithms (RFC 7518 §3.1, RFC 8037 §3.1).
@@ -175,16 +168,22 @@ func (d *DPoP) proof(method string, u *url.URL, host, accessToken string, now ti
 }
 
 // sign returns the raw JWS signature of input (RFC 7515 §5.1, RFC 7518 §3).
-func (d *DPoP) sign(input []byte) ([]byte, error) {
+// A key that panics gives an error.
+func (d *DPoP) sign(input []byte) (sig []byte, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			sig, err = nil, fmt.Errorf("authtransport: sign DPoP proof: %w", panicError("crypto.Signer.Sign", v))
+		}
+	}()
 	if d.alg == algEdDSA {
-		sig, err := d.key.Sign(rand.Reader, input, crypto.Hash(0))
+		sig, err = d.key.Sign(rand.Reader, input, crypto.Hash(0))
 		if err != nil {
 			return nil, fmt.Errorf("authtransport: sign DPoP proof: %w", err)
 		}
 		return sig, nil
 	}
 	digest := sha256.Sum256(input)
-	sig, err := d.key.Sign(rand.Reader, digest[:], crypto.SHA256)
+	sig, err = d.key.Sign(rand.Reader, digest[:], crypto.SHA256)
 	if err != nil {
 		return nil, fmt.Errorf("authtransport: sign DPoP proof: %w", err)
 	}
@@ -362,54 +361,6 @@ func validNonce(s string) bool {
 	return true
 }
 
-// proves reports whether requests with cur carry DPoP proofs.
-func (t *Transport) proves(cur *current) bool {
-	return t.DPoP != nil && cur.tok.Type() == TokenTypeDPoP
-}
-
-// send attaches cur to a copy of req with body, and a fresh DPoP proof when
-// the token is of type DPoP, sends it through Base, and remembers the DPoP
-// nonce of the answer. body is closed on every path.
-func (t *Transport) send(req *http.Request, body io.ReadCloser, cur *current) (*http.Response, error) {
-	var proof string
-	if cur.tok.Type() == TokenTypeDPoP {
-		if t.DPoP == nil {
-			closeBody(body)
-			return nil, ErrDPoPNotConfigured
-		}
-		p, err := t.DPoP.proof(req.Method, req.URL, req.Host, cur.tok.AccessToken, time.Now())
-		if err != nil {
-			closeBody(body)
-			return nil, err
-		}
-		proof = p
-	}
-	resp, err := t.base().RoundTrip(authorized(req, body, cur, proof))
-	if err == nil && proof != "" {
-		t.DPoP.observe(req.URL, resp)
-	}
-	return resp, err
-}
-
-// proofRefused decides on an invalid_dpop_proof rejection of a request
-// that carried a fresh proof with cur. RFC 9449 §7.1 answers
-// invalid_dpop_proof for a proof the resource server refuses, and that
-// includes a token bound to another key than the proof's: a key that
-// changed while a stored token survived. A refresh through this key's
-// proofs fixes that case and only that one; an unsupported algorithm, a
-// clock too far off or an htu that a proxy rewrote fail the same way with a
-// new token. So the first refusal of a token refreshes it (afterRefresh
-// false: proofRefused returns false), a refusal of the refreshed token marks
-// it (afterRefresh true: true), and a marked token is not refreshed again
-// for this reason (true): the caller gets the 401 response.
-func (t *Transport) proofRefused(cur *current, afterRefresh bool) bool {
-	if afterRefresh {
-		t.DPoP.refused.Store(cur.tok)
-		return true
-	}
-	return t.DPoP.refused.Load() == cur.tok
-}
-
 // String describes d by its algorithm and key thumbprint, never the key.
 func (d *DPoP) String() string {
 	if d == nil {
@@ -418,20 +369,15 @@ func (d *DPoP) String() string {
 	return "DPoP{Alg:" + d.alg + " Thumbprint:" + d.thumb + "}"
 }
 
-// GoString is like String; it makes %#v safe.
-func (d *DPoP) GoString() string {
-	if d == nil {
-		return "(*authtransport.DPoP)(nil)"
-	}
-	return "&authtransport." + d.String()
-}
-
 // Format implements [fmt.Formatter] so that no verb or flag reaches the
 // private key: every verb prints String.
 func (d *DPoP) Format(f fmt.State, verb rune) {
 	s := d.String()
 	if verb == 'v' && f.Flag('#') {
-		s = d.GoString()
+		s = "&authtransport." + s
+		if d == nil {
+			s = "(*authtransport.DPoP)(nil)"
+		}
 	}
 	_, _ = f.Write([]byte(s))
 }

@@ -29,6 +29,7 @@ import (
 
 	"github.com/d5c4ca72/authtransport"
 	"github.com/d5c4ca72/authtransport/authtest"
+	"github.com/d5c4ca72/authtransport/wwwauth"
 )
 
 var b64 = base64.RawURLEncoding
@@ -605,7 +606,7 @@ func TestDPoPFullFlowAgainstAuthtest(t *testing.T) {
 	}
 	tok, err := store.Load(t.Context())
 	require.NoError(t, err)
-	assert.Equal(t, authtransport.TokenTypeDPoP, tok.Type(), "the refreshed token is DPoP-bound")
+	assert.Equal(t, wwwauth.SchemeDPoP, tok.Type(), "the refreshed token is DPoP-bound")
 
 	// The nonce is known now: no dance.
 	status, err = getURL(t, c, srv.ResourceURL("items"))
@@ -841,7 +842,7 @@ func TestDPoPTokenEndpointKeepsAskingForNonce(t *testing.T) {
 	assert.Nil(t, resp)
 	var re *authtransport.RefreshError
 	require.ErrorAs(t, err, &re, "a transient refresh failure")
-	assert.Equal(t, authtransport.CodeUseDPoPNonce, re.Code)
+	assert.Equal(t, wwwauth.CodeUseDPoPNonce, re.Code)
 	assert.Equal(t, 2, srv.Stats().TokenRequests["refresh_token"][authtest.OutcomeUseDPoPNonce], "one resend, no loop")
 	assert.Equal(t, 2, srv.Stats().TokenRequestsTotal())
 }
@@ -872,7 +873,7 @@ func BenchmarkRoundTripDPoP(b *testing.B) {
 			Store: authtransport.NewMemoryStore(tok),
 		}
 		if row.key != nil {
-			tok.TokenType = authtransport.TokenTypeDPoP
+			tok.TokenType = wwwauth.SchemeDPoP
 			tr.DPoP = newTestDPoP(b, row.key)
 		}
 		newReq := func() *http.Request {

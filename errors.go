@@ -5,38 +5,53 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/d5c4ca72/authtransport/wwwauth"
 )
 
 // ErrLoginRequired matches every [*LoginRequiredError] with [errors.Is].
 var ErrLoginRequired = errors.New("authtransport: login required")
 
-// Reason says why a [*LoginRequiredError] was returned.
+// ErrNoRefresher is returned by [Transport.RoundTrip] when the token is
+// missing, expired or rejected, the [Store] holds no newer one, and the
+// Transport has no [Refresher] to obtain one. It is a configuration error,
+// not a reason to log in again: a new login would work only until the new
+// token expires.
+var ErrNoRefresher = errors.New("authtransport: cannot obtain a new token: Transport has no Refresher")
+
+// ErrBodyNotReplayable is returned by [Transport.RoundTrip] when a resource
+// server rejected the token, the Transport obtained a new one, but could not
+// resend the request because its body cannot be replayed (the request has
+// a body and no GetBody). No login is needed: sending the request again
+// uses the new token. Requests made with a []byte, bytes.Reader or
+// strings.Reader body (as [http.NewRequest] makes them) can always be
+// replayed.
+var ErrBodyNotReplayable = errors.New("authtransport: token rejected and renewed, but the request was not resent: its body cannot be replayed; send it again")
+
+// Reason says why a [*LoginRequiredError] was returned. Each reason asks
+// the user for something different.
 type Reason int
 
-// The reasons a [Transport] gives up on a request.
+// The reasons a [Transport] sends the user to log in.
 const (
-	// ReasonNoToken: there is no usable token and none could be obtained:
-	// none is stored and there is no refresher or no refresh token, or
-	// the stored token file is one only a new login replaces (Err is then
-	// a [*CorruptFileError], [*FileVersionError] or [*FileModeError]).
+	// ReasonNoToken: there is no usable token and the Refresher cannot
+	// obtain one without the user: the store is empty, the token has no
+	// refresh token, or the store holds a token that only a new login
+	// replaces (a corrupt or unreadable token file, say; Err says what).
 	ReasonNoToken Reason = iota + 1
 	// ReasonRefreshRejected: the authorization server refused to refresh
-	// the token (invalid_grant, invalid_client, unauthorized_client, ...).
+	// the user's grant (invalid_grant and the like): it was revoked or it
+	// expired.
 	ReasonRefreshRejected
 	// ReasonRejectedAfterRefresh: the resource server rejected the request
 	// again after the token was refreshed and the request resent.
 	ReasonRejectedAfterRefresh
-	// ReasonBodyNotReplayable: the token was rejected and has been
-	// refreshed, but the request could not be resent because its body
-	// cannot be replayed (no GetBody). Sending the request again uses the
-	// new token; no login is needed.
-	ReasonBodyNotReplayable
 	// ReasonInsufficientScope: the token lacks a scope the resource
-	// requires (RFC 6750 insufficient_scope); see Scopes.
+	// requires (RFC 6750 insufficient_scope); Challenge.Scopes() names it.
 	ReasonInsufficientScope
 	// ReasonStepUp: the resource requires a stronger or more recent
-	// authentication (RFC 9470 insufficient_user_authentication); see
-	// ACRValues and MaxAge.
+	// authentication (RFC 9470 insufficient_user_authentication);
+	// Challenge.ACRValues() and Challenge.MaxAge() say what.
 	ReasonStepUp
 )
 
@@ -44,7 +59,6 @@ var reasonText = [...]string{
 	ReasonNoToken:              "no token",
 	ReasonRefreshRejected:      "refresh rejected by the authorization server",
 	ReasonRejectedAfterRefresh: "still unauthorized after refresh",
-	ReasonBodyNotReplayable:    "token rejected and request body not replayable",
 	ReasonInsufficientScope:    "insufficient scope",
 	ReasonStepUp:               "stronger authentication required",
 }
@@ -62,29 +76,24 @@ func (r Reason) String() string {
 // user to log in again, to step up, or to grant more scope, as Reason says.
 // [errors.As] finds it through the [*url.Error] that [http.Client] wraps
 // around it, and errors.Is(err, ErrLoginRequired) reports true.
+//
+// Its message includes the cause (Err), such as why a token file cannot be
+// used, so printing the error tells the user what happened.
 type LoginRequiredError struct {
 	// Reason says what happened.
 	Reason Reason
 	// StatusCode is the resource server's status code (401 or 403), or 0
 	// when no response was involved.
 	StatusCode int
-	// Challenges are the parsed WWW-Authenticate challenges of the last
+	// Challenge is the Bearer or DPoP challenge that decided, if any: its
+	// Scopes, ACRValues, MaxAge and ResourceMetadata methods give what
+	// the server asked for.
+	Challenge wwwauth.Challenge
+	// Challenges are all the parsed WWW-Authenticate challenges of the
 	// response, if any.
-	Challenges []Challenge
-	// Scopes is what the server asked for with insufficient_scope, if any.
-	Scopes []string
-	// ACRValues and MaxAge are what the server asked for with
-	// insufficient_user_authentication (RFC 9470), if any.
-	ACRValues []string
-	// MaxAge is the largest acceptable age of the user's authentication,
-	// if the server named one.
-	MaxAge time.Duration
-	// HasMaxAge reports whether the server named a max_age.
-	HasMaxAge bool
-	// ResourceMetadata is the RFC 9728 resource_metadata URL from the
-	// challenge, if any.
-	ResourceMetadata string
-	// Err is the underlying cause, such as a [*RefreshError], if any.
+	Challenges []wwwauth.Challenge
+	// Err is the underlying cause, such as a [*RefreshError] or a
+	// [Store]'s error, if any.
 	Err error
 }
 
@@ -98,17 +107,21 @@ func (e *LoginRequiredError) Error() string {
 		b.WriteString(strconv.Itoa(e.StatusCode))
 		b.WriteString(")")
 	}
-	if len(e.Scopes) > 0 {
-		b.WriteString(": scope ")
-		b.WriteString(strings.Join(e.Scopes, " "))
-	}
-	if len(e.ACRValues) > 0 {
-		b.WriteString(": acr_values ")
-		b.WriteString(strings.Join(e.ACRValues, " "))
-	}
-	if e.HasMaxAge {
-		b.WriteString(": max_age ")
-		b.WriteString(strconv.FormatInt(int64(e.MaxAge/time.Second), 10))
+	switch e.Reason {
+	case ReasonInsufficientScope:
+		if s := e.Challenge.Scopes(); len(s) > 0 {
+			b.WriteString(": scope ")
+			b.WriteString(strings.Join(s, " "))
+		}
+	case ReasonStepUp:
+		if acr := e.Challenge.ACRValues(); len(acr) > 0 {
+			b.WriteString(": acr_values ")
+			b.WriteString(strings.Join(acr, " "))
+		}
+		if d, ok := e.Challenge.MaxAge(); ok {
+			b.WriteString(": max_age ")
+			b.WriteString(strconv.FormatInt(int64(d.Seconds()), 10))
+		}
 	}
 	if e.Err != nil {
 		b.WriteString(": ")
@@ -123,22 +136,28 @@ func (e *LoginRequiredError) Is(target error) bool { return target == ErrLoginRe
 // Unwrap returns Err.
 func (e *LoginRequiredError) Unwrap() error { return e.Err }
 
-// RefreshError is a failed attempt to obtain a new token. A terminal one
-// (the server refused the grant) reaches the caller inside a
-// [*LoginRequiredError]; a transient one (network failure, timeout, 5xx,
-// 429, a response that is not a token) is returned as it is, and the
-// [Transport] waits RetryAfter (or a backoff) before it tries again.
+// RefreshError is a failed attempt to obtain a new token that a login would
+// not fix: the token endpoint or the [Store] failed (network failure,
+// timeout, 5xx, 429, an answer that is not a token), or it refused the
+// client itself. A transient one is retried after a backoff (at least
+// RetryAfter); a Terminal one is not retried for the same stored token for a
+// while (see [Transport.Forget]). A refused user grant is reported as a
+// [*LoginRequiredError] instead, with the RefreshError as its Err.
 type RefreshError struct {
 	// Code is the OAuth 2.0 error code the server sent (RFC 6749 §5.2),
-	// such as "invalid_grant", or empty.
+	// such as "invalid_client", or empty.
 	Code string
-	// Description is the server's error_description, if any.
+	// Description is the server's error_description, if any, with any
+	// credential it echoed replaced.
 	Description string
 	// StatusCode is the token endpoint's HTTP status, or 0.
 	StatusCode int
 	// RetryAfter is how long the server asked to wait (Retry-After), or 0.
 	RetryAfter time.Duration
-	// Terminal reports that retrying cannot help: the user must log in.
+	// Terminal reports that retrying cannot help: the client's credentials
+	// or configuration must change (for example an invalid_client answer
+	// to a client-credentials grant, or a token endpoint that is not
+	// https).
 	Terminal bool
 	// Err is the underlying error, if any.
 	Err error
@@ -162,7 +181,7 @@ func (e *RefreshError) Error() string {
 	}
 	if e.Err != nil {
 		b.WriteString(": ")
-		b.WriteString(e.Err.Error())
+		b.WriteString(strings.TrimPrefix(e.Err.Error(), "authtransport: "))
 	}
 	return b.String()
 }
@@ -171,7 +190,7 @@ func (e *RefreshError) Error() string {
 func (e *RefreshError) Unwrap() error { return e.Err }
 
 // isTerminalCode reports whether a token endpoint error code (RFC 6749
-// §5.2) means that only the user can help.
+// §5.2) means that retrying the same request cannot help.
 func isTerminalCode(code string) bool {
 	switch code {
 	case "invalid_grant", "invalid_client", "unauthorized_client",

@@ -53,9 +53,9 @@ func ExampleLoginRequiredError() {
 	var lr *authtransport.LoginRequiredError
 	switch {
 	case errors.As(err, &lr) && lr.Reason == authtransport.ReasonInsufficientScope:
-		fmt.Println("ask the user to grant:", lr.Scopes)
+		fmt.Println("ask the user to grant:", lr.Challenge.Scopes())
 	case errors.As(err, &lr) && lr.Reason == authtransport.ReasonStepUp:
-		fmt.Println("ask the user to authenticate with:", lr.ACRValues)
+		fmt.Println("ask the user to authenticate with:", lr.Challenge.ACRValues())
 	case errors.Is(err, authtransport.ErrLoginRequired):
 		fmt.Println("send the user to log in:", lr.Reason)
 	case err != nil:

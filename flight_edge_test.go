@@ -86,51 +86,54 @@ func TestUnsavedChainDoesNotRollBackToStoredToken(t *testing.T) {
 // A late 401 for an older generation W does not make the rejected current
 // token X servable again.
 func TestLateRejectionOfOlderTokenDoesNotRevive(t *testing.T) {
-	a := newAPI("W")
-	var calls atomic.Int32
-	ref := authtransport.RefresherFunc(func(ctx context.Context, _ *authtransport.Token) (*authtransport.Token, error) {
-		if calls.Add(1) == 1 {
-			a.accept("X", true)
-			return valid("X"), nil
-		}
-		return nil, &authtransport.RefreshError{StatusCode: 503} // auth server down
-	})
-	holdA, inA := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	base := roundTripFunc(func(req *http.Request) (*http.Response, error) {
-		if req.URL.Path == "/slow" && req.Header.Get("Authorization") == "Bearer W" {
-			once.Do(func() { close(inA) })
-			<-holdA
-		}
-		return a.RoundTrip(req)
-	})
-	st := authtransport.NewMemoryStore(&authtransport.Token{AccessToken: "W", RefreshToken: "rtW", Expiry: time.Now().Add(time.Hour)})
-	tr := &authtransport.Transport{Base: base, Store: st, Refresher: ref}
-	c := &http.Client{Transport: tr}
+	synctest.Test(t, func(t *testing.T) {
+		a := newAPI("W")
+		var calls atomic.Int32
+		ref := authtransport.RefresherFunc(func(ctx context.Context, _ *authtransport.Token) (*authtransport.Token, error) {
+			if calls.Add(1) == 1 {
+				a.accept("X", true)
+				return valid("X"), nil
+			}
+			return nil, &authtransport.RefreshError{StatusCode: 503} // auth server down
+		})
+		holdA, inA := make(chan struct{}), make(chan struct{})
+		var once sync.Once
+		base := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+			if req.URL.Path == "/slow" && req.Header.Get("Authorization") == "Bearer W" {
+				once.Do(func() { close(inA) })
+				<-holdA
+			}
+			return a.RoundTrip(req)
+		})
+		st := authtransport.NewMemoryStore(&authtransport.Token{AccessToken: "W", RefreshToken: "rtW", Expiry: time.Now().Add(time.Hour)})
+		tr := &authtransport.Transport{Base: base, Store: st, Refresher: ref}
+		c := &http.Client{Transport: tr}
 
-	errA := make(chan error, 1)
-	go func() {
-		req, _ := http.NewRequest("GET", "https://api.example/slow", nil)
-		resp, err := c.Do(req)
-		if resp != nil {
-			resp.Body.Close()
-		}
-		errA <- err
-	}()
-	<-inA                                     // A's long request is out with W
-	a.accept("W", false)                      // W revoked
-	_, err := get(t, c, context.Background()) // B: 401 -> refresh -> X
-	require.NoError(t, err)
-	a.accept("X", false)                     // X revoked too
-	_, err = get(t, c, context.Background()) // C: 401 -> refresh fails, X withdrawn
-	require.Error(t, err)
-	nBefore := len(a.requests())
-	close(holdA) // A's 401 for W arrives late
-	t.Logf("A: %v", <-errA)
-	_, err = get(t, c, context.Background()) // D
-	t.Logf("D: %v", err)
-	after := a.requests()[nBefore:]
-	assert.NotContains(t, after, "Bearer X", "X was rejected and must never be sent again; sent after: %q", after)
+		errA := make(chan error, 1)
+		go func() {
+			req, _ := http.NewRequest("GET", "https://api.example/slow", nil)
+			resp, err := c.Do(req)
+			if resp != nil {
+				resp.Body.Close()
+			}
+			errA <- err
+		}()
+		<-inA                                     // A's long request is out with W
+		a.accept("W", false)                      // W revoked
+		_, err := get(t, c, context.Background()) // B: 401 -> refresh -> X
+		require.NoError(t, err)
+		a.accept("X", false)                     // X revoked too
+		time.Sleep(2 * time.Second)              // past the spacing of refreshes that rejections ask for
+		_, err = get(t, c, context.Background()) // C: 401 -> refresh fails, X withdrawn
+		require.Error(t, err)
+		nBefore := len(a.requests())
+		close(holdA) // A's 401 for W arrives late
+		t.Logf("A: %v", <-errA)
+		_, err = get(t, c, context.Background()) // D
+		t.Logf("D: %v", err)
+		after := a.requests()[nBefore:]
+		assert.NotContains(t, after, "Bearer X", "X was rejected and must never be sent again; sent after: %q", after)
+	})
 }
 
 // While the flight after a rejection runs, new requests wait for it instead
@@ -264,33 +267,46 @@ func TestSameTokenFromRefresherIsBackedOff(t *testing.T) {
 }
 
 // Retry-After is honoured, and short-lived tokens do not refresh per
-// request.
+// request: a 10 s token is due halfway through its life, and refreshed in
+// the background 75% (±5%) of the way there.
 func TestRetryAfterAndShortTokens(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		var calls atomic.Int32
-		a := newAPI()
-		ref := authtransport.RefresherFunc(func(context.Context, *authtransport.Token) (*authtransport.Token, error) {
-			if calls.Add(1) == 1 {
-				return nil, &authtransport.RefreshError{StatusCode: 429, RetryAfter: 3 * time.Minute}
-			}
-			a.accept("s", true)
-			return &authtransport.Token{AccessToken: "s", RefreshToken: "rt", Expiry: time.Now().Add(10 * time.Second)}, nil
+	for _, tc := range []struct {
+		name       string
+		noAhead    bool
+		refreshes  float64 // over 100 s of requests once a second
+		refreshErr float64
+	}{
+		{name: "refresh ahead", refreshes: 25, refreshErr: 2},                   // every 4 s (3.5-4 s, rounded up to a request)
+		{name: "no refresh ahead", noAhead: true, refreshes: 20, refreshErr: 2}, // every 5 s
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var calls atomic.Int32
+				a := newAPI()
+				ref := authtransport.RefresherFunc(func(context.Context, *authtransport.Token) (*authtransport.Token, error) {
+					if calls.Add(1) == 1 {
+						return nil, &authtransport.RefreshError{StatusCode: 429, RetryAfter: 3 * time.Minute}
+					}
+					a.accept("s", true)
+					return &authtransport.Token{AccessToken: "s", RefreshToken: "rt", Expiry: time.Now().Add(10 * time.Second)}, nil
+				})
+				tr := &authtransport.Transport{Base: a, Store: authtransport.NewMemoryStore(expired()), Refresher: ref, DisableRefreshAhead: tc.noAhead}
+				c := &http.Client{Transport: tr}
+				for range 170 {
+					_, _ = get(t, c, context.Background())
+					time.Sleep(time.Second)
+				}
+				assert.Equal(t, int32(1), calls.Load(), "retried before Retry-After")
+				time.Sleep(15 * time.Second)
+				calls.Store(1)
+				for range 100 {
+					_, err := get(t, c, context.Background())
+					assert.NoError(t, err)
+					time.Sleep(time.Second)
+				}
+				t.Logf("refreshes over 100s of 10s tokens: %d", calls.Load()-1)
+				assert.InDelta(t, tc.refreshes, calls.Load()-1, tc.refreshErr)
+			})
 		})
-		tr := &authtransport.Transport{Base: a, Store: authtransport.NewMemoryStore(expired()), Refresher: ref}
-		c := &http.Client{Transport: tr}
-		for range 170 {
-			_, _ = get(t, c, context.Background())
-			time.Sleep(time.Second)
-		}
-		assert.Equal(t, int32(1), calls.Load(), "retried before Retry-After")
-		time.Sleep(15 * time.Second)
-		calls.Store(1)
-		for range 100 { // 100 s of 10 s tokens refreshed halfway: ~20 refreshes
-			_, err := get(t, c, context.Background())
-			assert.NoError(t, err)
-			time.Sleep(time.Second)
-		}
-		t.Logf("refreshes over 100s of 10s tokens: %d", calls.Load()-1)
-		assert.InDelta(t, 20, calls.Load()-1, 2)
-	})
+	}
 }

@@ -18,13 +18,16 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/d5c4ca72/authtransport"
+	"github.com/d5c4ca72/authtransport/filestore"
 )
 
 // A token rejected right after the refresh made for it is not refreshed
-// again at once: a server that refuses every token would otherwise rotate
-// the refresh token once per request. Refreshes back off (1 s doubling to
-// 1 min) while the rejections go on, rejected callers get a transient error
-// meanwhile, and the token keeps serving the endpoints that accept it.
+// again and again: a server that refuses every token would otherwise rotate
+// the refresh token once per request. Refreshes that rejections ask for are
+// spaced (three at once, then 1 s doubling to 1 min, ±20%) while the
+// rejections go on; within
+// the spacing the rejected request gets the server's 401 as it is, and the
+// token keeps serving the endpoints that accept it.
 func TestTokenRejectedAfterRefreshDoesNotSpinRefreshes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var calls atomic.Int32
@@ -38,43 +41,58 @@ func TestTokenRejectedAfterRefreshDoesNotSpinRefreshes(t *testing.T) {
 			return valid(fmt.Sprintf("t%d", calls.Add(1))), nil
 		})
 		tr := &authtransport.Transport{Base: base, Store: authtransport.NewMemoryStore(valid("old")), Refresher: ref}
-		do := func(path string) error {
+		do := func(path string) (int, error) {
 			req, err := http.NewRequest(http.MethodGet, "https://api.example"+path, nil)
 			require.NoError(t, err)
 			resp, err := tr.RoundTrip(req)
-			if err == nil {
-				_ = resp.Body.Close()
+			if err != nil {
+				return 0, err
 			}
-			return err
+			_ = resp.Body.Close()
+			return resp.StatusCode, nil
 		}
-		var lr *authtransport.LoginRequiredError
-		require.ErrorAs(t, do("/bad"), &lr)
-		assert.Equal(t, authtransport.ReasonRejectedAfterRefresh, lr.Reason)
-		assert.NoError(t, do("/good"), "the refreshed token serves the endpoints that accept it")
+		for i := range 3 {
+			_, err := do("/bad")
+			var lr *authtransport.LoginRequiredError
+			require.ErrorAs(t, err, &lr, "rejection %d", i)
+			assert.Equal(t, authtransport.ReasonRejectedAfterRefresh, lr.Reason)
+			status, err := do("/good")
+			assert.NoError(t, err)
+			assert.Equal(t, http.StatusOK, status, "the refreshed token serves the endpoints that accept it")
+		}
+		require.Equal(t, int32(3), calls.Load(), "the first three rejections in a row refresh at once")
 
-		var re *authtransport.RefreshError
 		for range 4 {
-			assert.ErrorAs(t, do("/bad"), &re, "within the backoff: transient, no refresh")
-			assert.NoError(t, do("/good"), "within the backoff the token still serves the good endpoint")
+			status, err := do("/bad")
+			assert.NoError(t, err, "within the spacing: the response as it is, no refresh")
+			assert.Equal(t, http.StatusUnauthorized, status)
+			status, err = do("/good")
+			assert.NoError(t, err)
+			assert.Equal(t, http.StatusOK, status, "within the spacing the token still serves the good endpoint")
 		}
-		assert.Equal(t, int32(1), calls.Load())
+		assert.Equal(t, int32(3), calls.Load())
 
 		// A minute of requests to the bad endpoint every 100 ms costs a
-		// dozen refreshes (two per backoff: 1 s, 2 s, 4 s ... 32 s), not 600.
+		// handful of refreshes (after 1 s, 2 s, 4 s ... 32 s, each ±20%),
+		// not 600.
 		for range 600 {
-			_ = do("/bad")
+			_, _ = do("/bad")
 			time.Sleep(100 * time.Millisecond)
 		}
-		assert.LessOrEqual(t, calls.Load(), int32(14), "refreshes in a minute of rejections")
-		n := calls.Load()
-		for range 600 {
-			_ = do("/bad")
+		n := calls.Load() - 3
+		assert.GreaterOrEqual(t, n, int32(5), "refreshes in a minute of rejections (spacing too long)")
+		assert.LessOrEqual(t, n, int32(7), "refreshes in a minute of rejections (spacing too short)")
+		n = calls.Load()
+		for range 1200 {
+			_, _ = do("/bad")
 			time.Sleep(100 * time.Millisecond)
 		}
-		assert.LessOrEqual(t, calls.Load()-n, int32(4), "refreshes in the next minute, at the 1 min cap")
+		assert.GreaterOrEqual(t, calls.Load()-n, int32(1), "refreshes in the next two minutes, at the 1 min cap")
+		assert.LessOrEqual(t, calls.Load()-n, int32(3), "refreshes in the next two minutes, at the 1 min cap")
 
-		time.Sleep(2 * time.Minute)
-		assert.NoError(t, do("/good"), "after the backoff the good endpoint works again")
+		status, err := do("/good")
+		assert.NoError(t, err)
+		assert.Equal(t, http.StatusOK, status, "the good endpoint works throughout")
 	})
 }
 
@@ -162,24 +180,42 @@ type tokenSourceFunc func() (*oauth2.Token, error)
 
 func (f tokenSourceFunc) Token() (*oauth2.Token, error) { return f() }
 
+// A token file only a login fixes (corrupt, newer version, loose mode)
+// makes a user-grant Transport ask for a login, with the file's problem in
+// the error; a Refresher that needs no stored token (client credentials)
+// replaces the file instead.
 func TestTokenFileOnlyALoginFixesIsLoginRequired(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "token.json")
 	require.NoError(t, os.WriteFile(path, []byte("{not json"), 0o600))
-	fs, err := authtransport.NewFileStore(path)
+	fs, err := filestore.New(path)
 	require.NoError(t, err)
-	c := &http.Client{Transport: &authtransport.Transport{Base: newAPI("tok-1"), Store: fs, Refresher: &countingRefresher{}}}
+	userGrant := authtransport.NewOAuth2Refresher(&oauth2.Config{Endpoint: oauth2.Endpoint{TokenURL: "https://as.example/token"}})
+	c := &http.Client{Transport: &authtransport.Transport{Base: newAPI("tok-1"), Store: fs, Refresher: userGrant}}
 	_, err = get(t, c, context.Background())
 	var lr *authtransport.LoginRequiredError
 	require.ErrorAs(t, err, &lr)
 	assert.Equal(t, authtransport.ReasonNoToken, lr.Reason)
-	var ce *authtransport.CorruptFileError
+	var ce *filestore.CorruptError
 	assert.ErrorAs(t, err, &ce, "the file's problem is the cause")
+	assert.Contains(t, err.Error(), "is corrupt", "the message says what is wrong with the file")
 
 	// The user logs in again: the next request uses the new token at once.
 	require.NoError(t, fs.Save(context.Background(), valid("tok-1")))
 	resp, err := get(t, c, context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
+
+	// A Refresher that needs no stored token replaces a corrupt file.
+	require.NoError(t, os.WriteFile(path, []byte("{not json"), 0o600))
+	a := newAPI()
+	ref := &countingRefresher{api: a}
+	c = &http.Client{Transport: &authtransport.Transport{Base: a, Store: fs, Refresher: ref}}
+	resp, err = get(t, c, context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	stored, err := fs.Load(context.Background())
+	require.NoError(t, err, "the file holds the new token")
+	assert.Equal(t, "tok-1", stored.AccessToken)
 }
 
 func TestTokenSourceRefresherCallsSourceOnceAtATime(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/d5c4ca72/authtransport"
+	"github.com/d5c4ca72/authtransport/filestore"
 )
 
 // Regression tests for the single flight's edge cases, found in review.
@@ -73,26 +74,28 @@ func (s *failingSaveStore) Save(ctx context.Context, tok *authtransport.Token) e
 // After a failed Save the next refresh presents the unsaved token's refresh
 // token, not the spent one.
 func TestUnsavedTokenIsRefreshedFromItsOwnRefreshToken(t *testing.T) {
-	a := newAPI()
-	var presented []string
-	n := 0
-	ref := authtransport.RefresherFunc(func(ctx context.Context, old *authtransport.Token) (*authtransport.Token, error) {
-		presented = append(presented, old.RefreshToken)
-		n++
-		acc := "at" + string(rune('0'+n))
-		a.accept(acc, true)
-		return &authtransport.Token{AccessToken: acc, RefreshToken: "rt" + string(rune('0'+n)), Expiry: time.Now().Add(150 * time.Millisecond)}, nil
+	synctest.Test(t, func(t *testing.T) {
+		a := newAPI()
+		var presented []string
+		n := 0
+		ref := authtransport.RefresherFunc(func(ctx context.Context, old *authtransport.Token) (*authtransport.Token, error) {
+			presented = append(presented, old.RefreshToken)
+			n++
+			acc := "at" + string(rune('0'+n))
+			a.accept(acc, true)
+			return &authtransport.Token{AccessToken: acc, RefreshToken: "rt" + string(rune('0'+n)), Expiry: time.Now().Add(10 * time.Second)}, nil
+		})
+		st := &failingSaveStore{}
+		st.MemoryStore = *authtransport.NewMemoryStore(&authtransport.Token{AccessToken: "at0", RefreshToken: "rt0", Expiry: time.Now().Add(-time.Minute)})
+		tr := &authtransport.Transport{Base: a, Store: st, Refresher: ref, RefreshMargin: -1, DisableRefreshAhead: true}
+		c := &http.Client{Transport: tr}
+		_, err := get(t, c, context.Background())
+		require.NoError(t, err)
+		time.Sleep(11 * time.Second)
+		_, err = get(t, c, context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, []string{"rt0", "rt1"}, presented, "refresh tokens presented (rt0 is spent after the first refresh)")
 	})
-	st := &failingSaveStore{}
-	st.MemoryStore = *authtransport.NewMemoryStore(&authtransport.Token{AccessToken: "at0", RefreshToken: "rt0", Expiry: time.Now().Add(-time.Minute)})
-	tr := &authtransport.Transport{Base: a, Store: st, Refresher: ref, RefreshMargin: -1}
-	c := &http.Client{Transport: tr}
-	_, err := get(t, c, context.Background())
-	require.NoError(t, err)
-	time.Sleep(200 * time.Millisecond)
-	_, err = get(t, c, context.Background())
-	require.NoError(t, err)
-	assert.Equal(t, []string{"rt0", "rt1"}, presented, "refresh tokens presented (rt0 is spent after the first refresh)")
 }
 
 // A RefresherFunc returning the oauth2 package's error as is gets it
@@ -108,7 +111,10 @@ func TestRawRetrieveErrorIsClassifiedAndRedacted(t *testing.T) {
 	tr := &authtransport.Transport{Base: newAPI(), Refresher: ref}
 	_, err := get(t, &http.Client{Transport: tr}, context.Background())
 	require.Error(t, err)
-	assert.ErrorIs(t, err, authtransport.ErrLoginRequired, "a 400 from the token endpoint is terminal")
+	var re *authtransport.RefreshError
+	require.ErrorAs(t, err, &re)
+	assert.True(t, re.Terminal, "a 400 from the token endpoint is terminal")
+	assert.NotErrorIs(t, err, authtransport.ErrLoginRequired, "with no stored token there is no user grant to log in to again")
 	assert.NotContains(t, err.Error(), "SECRET-RT")
 }
 
@@ -282,7 +288,7 @@ func TestSlowRefreshIsStillSaved(t *testing.T) {
 		a.accept("new", true)
 		return &authtransport.Token{AccessToken: "new", RefreshToken: "rt2", Expiry: time.Now().Add(time.Hour)}, nil
 	})
-	fs, err := authtransport.NewFileStore(filepath.Join(t.TempDir(), "tok.json"))
+	fs, err := filestore.New(filepath.Join(t.TempDir(), "tok.json"))
 	require.NoError(t, err)
 	require.NoError(t, fs.Save(context.Background(), expired()))
 	tr := &authtransport.Transport{Base: a, Store: fs, Refresher: ref, RefreshTimeout: 50 * time.Millisecond}

@@ -1,39 +1,16 @@
 package authtransport
 
 import (
-	"bytes"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/d5c4ca72/authtransport/wwwauth"
 )
 
-// Fuzz targets for every parser in the package besides ParseChallenges
-// (challenge_fuzz_test.go). Seeds live in the f.Add calls and under
+// Fuzz targets for every parser in the package besides the challenge parser
+// (package wwwauth) and the token file (package filestore). Seeds live in the f.Add calls and under
 // testdata/fuzz/<target>.
-
-// FuzzDecodeTokenFile: a token file of any content decodes to a token or a
-// problem description, never panics, and the description never quotes the
-// file (which holds secrets).
-func FuzzDecodeTokenFile(f *testing.F) {
-	f.Add([]byte(`{"version":1,"token":{"access_token":"SECRETa","refresh_token":"SECRETr","expiry":"2030-01-01T00:00:00Z"}}`))
-	f.Add([]byte(`{"version":1,"token":{"access_token":"SECRETa","expiry":"SECRET-not-a-time"}}`))
-	f.Add([]byte(`{"version":2,"token":{}}`))
-	f.Add([]byte(`{"version":1,"token":null}`))
-	f.Add([]byte(`{"version":1,"token":{"access_token":7}}`))
-	f.Add([]byte(`{"version":1,"token":{"access_token":"SECRETa"}} trailing SECRET`))
-	f.Add([]byte(`   `))
-	f.Add([]byte(`{"version":"1"}`))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		tok, bad := decodeTokenFile(data)
-		if (tok == nil) == (bad == nil) {
-			t.Fatalf("want exactly one of token and problem, got %v and %v", tok, bad)
-		}
-		if bad != nil && bytes.Contains(data, []byte("SECRET")) && strings.Contains(bad.Error(), "SECRET") {
-			t.Fatalf("problem %q quotes the file", bad.Error())
-		}
-	})
-}
 
 // FuzzRetryAfter: any Retry-After value gives a wait between 0 and the cap.
 func FuzzRetryAfter(f *testing.F) {
@@ -84,7 +61,7 @@ func FuzzReadVerdict(f *testing.F) {
 		}
 		h := http.Header{}
 		h.Set("WWW-Authenticate", challenge)
-		h.Set(HeaderDPoPNonce, nonce)
+		h.Set(wwwauth.HeaderDPoPNonce, nonce)
 		v := readVerdict(&http.Response{StatusCode: status, Header: h})
 		switch v.action {
 		case actionReturn, actionLogin:
@@ -96,7 +73,7 @@ func FuzzReadVerdict(f *testing.F) {
 			t.Fatalf("undefined action %d", v.action)
 		}
 		if v.action == actionLogin {
-			_ = v.loginError().Error()
+			_ = v.loginError(v.reason, nil).Error()
 		}
 	})
 }

@@ -101,38 +101,68 @@ func isLoopback(host string) bool {
 	return err == nil && ip.Unmap().IsLoopback()
 }
 
-// authorizes reports whether req should carry the token: it is for one of
-// the token's origins, it goes over https (or http to loopback, unless
-// AllowInsecureHTTP), and the caller did not set Authorization itself.
-func (t *Transport) authorizes(req *http.Request) bool {
+// Why a request goes without credentials (Event.Detail of
+// EventNoCredentials).
+const (
+	skipPlainHTTP        = "plain-http"
+	skipOtherOrigin      = "other-origin"
+	skipOwnAuthorization = "own-authorization"
+)
+
+// skips returns why req must not carry the token, or "" when it may: it is
+// for one of the token's origins, goes over https (or http to loopback,
+// unless AllowInsecureHTTP), and the caller did not set Authorization
+// itself (in any case of the name).
+func (t *Transport) skips(req *http.Request, origins []origin) string {
 	u := req.URL
-	if u == nil {
-		return false
-	}
-	if _, ok := req.Header["Authorization"]; ok {
-		return false
-	}
 	switch {
+	case u == nil:
+		return skipOtherOrigin
+	case hasAuthorization(req.Header):
+		return skipOwnAuthorization
 	case strings.EqualFold(u.Scheme, "https"):
 	case strings.EqualFold(u.Scheme, "http"):
 		if !t.AllowInsecureHTTP && !isLoopback(u.Hostname()) {
-			return false
+			return skipPlainHTTP
 		}
 	default:
-		return false
+		return skipOtherOrigin
 	}
 	if len(t.Origins) > 0 {
-		for _, o := range t.origins {
+		for _, o := range origins {
 			if o.matches(u) {
-				return true
+				return ""
 			}
 		}
-		return false
+		return skipOtherOrigin
 	}
 	// A redirect keeps the token only within the first request's origin.
+	// A redirected request whose first request is unknown (a Base that
+	// returns responses without Request) gets nothing.
 	first := req
-	for first.Response != nil && first.Response.Request != nil {
+	for first.Response != nil {
+		if first.Response.Request == nil || first.Response.Request.URL == nil {
+			return skipOtherOrigin
+		}
 		first = first.Response.Request
 	}
-	return first == req || sameOrigin(first.URL, u)
+	if first != req && !sameOrigin(first.URL, u) {
+		return skipOtherOrigin
+	}
+	return ""
+}
+
+// hasAuthorization reports whether h has an Authorization field, under its
+// canonical key or any other spelling of it (a key set directly in the
+// map).
+func hasAuthorization(h http.Header) bool {
+	if _, ok := h["Authorization"]; ok {
+		return true
+	}
+	for k := range h {
+		if len(k) == len("Authorization") && strings.EqualFold(k, "Authorization") {
+			return true
+		}
+	}
+	return false
 }

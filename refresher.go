@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -16,64 +15,90 @@ import (
 // Refresher obtains a new token. The [Transport] calls it at most once at a
 // time, from a single flight shared by every request waiting for a token.
 //
-// rejected is the stored token that is missing, expired or was rejected by
-// the resource server; it is nil when the store is empty. Refresh returns
-// the token to use and persist. It may return a [*LoginRequiredError] when
-// only the user can help, or a [*RefreshError]; any other error counts as
-// transient.
+// stale is the stored token to replace: missing, due, expired, or rejected
+// by a resource server; it is nil when the store is empty. Refresh returns
+// the token to use and persist. It returns a [*LoginRequiredError] when only
+// the user can help, and a [*RefreshError] otherwise (Terminal when retrying
+// cannot help but a login would not either, such as a refused client
+// secret). An error of the oauth2 package is classified by its error code,
+// a terminal one meaning a refused user grant; any other error counts as
+// transient. A panic is recovered and counts as a transient failure.
 //
 // ctx is not cancelled when the request that started the refresh gives up,
 // but it carries the Transport's RefreshTimeout. Its [oauth2.HTTPClient]
-// is wrapped so that a token request, once sent, is awaited past that
+// is wrapped so that a token request follows no redirect, goes over plain
+// http:// only to loopback (unless AllowInsecureHTTP), carries a DPoP proof
+// when the Transport has a DPoP key, and once sent is awaited past that
 // deadline (a server may have rotated the refresh token already); a
 // Refresher that makes its own requests should take its client from there.
 type Refresher interface {
-	Refresh(ctx context.Context, rejected *Token) (*Token, error)
+	Refresh(ctx context.Context, stale *Token) (*Token, error)
 }
 
 // RefresherFunc adapts a function to a [Refresher].
-type RefresherFunc func(ctx context.Context, rejected *Token) (*Token, error)
+type RefresherFunc func(ctx context.Context, stale *Token) (*Token, error)
 
-// Refresh calls f(ctx, rejected).
-func (f RefresherFunc) Refresh(ctx context.Context, rejected *Token) (*Token, error) {
-	return f(ctx, rejected)
+// Refresh calls f(ctx, stale).
+func (f RefresherFunc) Refresh(ctx context.Context, stale *Token) (*Token, error) {
+	return f(ctx, stale)
 }
 
 // NewOAuth2Refresher returns a [Refresher] that uses the refresh-token grant
 // of cfg (RFC 6749 §6). When the server sends no new refresh token, the old
 // one is kept. Refreshing a token that has no refresh token gives a
-// [*LoginRequiredError] with [ReasonNoToken]. When the server refuses, its
-// error code and description are in the returned [*RefreshError].
+// [*LoginRequiredError] with [ReasonNoToken], and a refusal of the grant
+// (invalid_grant and the like) one with [ReasonRefreshRejected], whose Err
+// is the [*RefreshError] with the server's error code and description.
 //
 // The HTTP client for the token endpoint is taken from the request context
 // under [oauth2.HTTPClient], as with the oauth2 package; by default it is
-// [http.DefaultClient].
+// [http.DefaultClient]. The Transport wraps it so that token requests never
+// follow redirects and never go over plain http:// except to loopback.
 func NewOAuth2Refresher(cfg *oauth2.Config) Refresher {
-	return RefresherFunc(func(ctx context.Context, rejected *Token) (*Token, error) {
-		if rejected == nil || rejected.RefreshToken == "" {
-			return nil, &LoginRequiredError{Reason: ReasonNoToken}
-		}
-		// An empty access token makes the source refresh at once.
-		src := cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: rejected.RefreshToken})
-		ot, err := src.Token()
-		if err != nil {
-			return nil, refreshError(err)
-		}
-		return TokenFromOAuth2(ot), nil
-	})
+	return &oauth2Refresher{cfg: cfg}
+}
+
+type oauth2Refresher struct{ cfg *oauth2.Config }
+
+func (r *oauth2Refresher) Refresh(ctx context.Context, stale *Token) (*Token, error) {
+	if stale == nil || stale.RefreshToken == "" {
+		return nil, &LoginRequiredError{Reason: ReasonNoToken}
+	}
+	// An empty access token makes the source refresh at once.
+	src := r.cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: stale.RefreshToken})
+	ot, err := src.Token()
+	if err != nil {
+		return nil, classify(err, nil, stale, nil)
+	}
+	return TokenFromOAuth2(ot), nil
+}
+
+func (r *oauth2Refresher) clientCredentials() (id, secret string) {
+	return r.cfg.ClientID, r.cfg.ClientSecret
 }
 
 // NewClientCredentialsRefresher returns a [Refresher] that obtains tokens
 // with the client-credentials grant of cfg (RFC 6749 §4.4). It needs no
 // stored token, so a [Transport] using it can start with an empty store.
+// A refusal of the client (invalid_client and the like) is a Terminal
+// [*RefreshError]: there is no user to log in, the client's credentials
+// must change.
 func NewClientCredentialsRefresher(cfg *clientcredentials.Config) Refresher {
-	return RefresherFunc(func(ctx context.Context, _ *Token) (*Token, error) {
-		ot, err := cfg.Token(ctx)
-		if err != nil {
-			return nil, refreshError(err)
-		}
-		return TokenFromOAuth2(ot), nil
-	})
+	return &clientCredentialsRefresher{cfg: cfg}
+}
+
+type clientCredentialsRefresher struct{ cfg *clientcredentials.Config }
+
+func (r *clientCredentialsRefresher) Refresh(ctx context.Context, _ *Token) (*Token, error) {
+	ot, err := r.cfg.Token(ctx)
+	if err != nil {
+		return nil, refreshError(err)
+	}
+	return TokenFromOAuth2(ot), nil
+}
+
+func (r *clientCredentialsRefresher) clientCredentials() (id, secret string) {
+	return r.cfg.ClientID, r.cfg.ClientSecret
 }
 
 // NewTokenSourceRefresher returns a [Refresher] that asks src for a token.
@@ -119,7 +144,7 @@ func (r *tokenSourceRefresher) Refresh(ctx context.Context, _ *Token) (*Token, e
 		c = &tokenSourceCall{done: make(chan struct{})}
 		r.call = c
 		go func() {
-			c.tok, c.err = r.src.Token()
+			c.tok, c.err = callTokenSource(r.src)
 			r.mu.Lock()
 			r.call = nil
 			if c.err == nil {
@@ -146,50 +171,58 @@ func (r *tokenSourceRefresher) Refresh(ctx context.Context, _ *Token) (*Token, e
 	}
 }
 
-// refreshError classifies a refresher's error as a *LoginRequiredError or a
-// *RefreshError. It never keeps the body of a token endpoint's response (it
-// may echo credentials) nor the query of a URL, wherever they are wrapped.
-func refreshError(err error) error {
-	var lr *LoginRequiredError
-	var re *RefreshError
-	if errors.As(err, &lr) || errors.As(err, &re) {
-		return redactCause(err)
-	}
-	var oe *oauth2.RetrieveError
-	if !errors.As(err, &oe) {
-		return &RefreshError{Err: redactCause(err)}
-	}
-	return retrieveError(oe)
+// callTokenSource calls src.Token, turning a panic into an error.
+func callTokenSource(src oauth2.TokenSource) (tok *oauth2.Token, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			tok, err = nil, panicError("TokenSource.Token", v)
+		}
+	}()
+	return src.Token()
 }
 
-// redactCause returns err without what an error of the oauth2 package or
-// a *url.Error may carry of credentials: a response body or a query.
-func redactCause(err error) error {
-	var lr *LoginRequiredError
+// refreshError returns err, an error of a token request, as a
+// *RefreshError: the token endpoint's answer when there is one (its error
+// code decides Terminal), or err as the cause.
+func refreshError(err error) *RefreshError {
 	var re *RefreshError
+	if errors.As(err, &re) {
+		return re
+	}
 	var oe *oauth2.RetrieveError
-	var ue *url.Error
+	if errors.As(err, &oe) {
+		return retrieveError(oe)
+	}
+	var te *tokenEndpointError
+	return &RefreshError{Err: err, Terminal: errors.As(err, &te) && te.terminal}
+}
+
+// classify returns err, a Refresher's error refreshing base, as what the
+// callers get, with every secret in s scrubbed: a *LoginRequiredError (with
+// why, the store's reason for having no usable token, as its cause when it
+// has none), ErrNoRefresher, or a *RefreshError. A terminal refusal by the
+// token endpoint of a token that has a refresh token is a refused user
+// grant, a *LoginRequiredError with ReasonRefreshRejected, whichever
+// Refresher reports it; without a refresh token (client credentials) it is
+// the client that was refused, and it stays a terminal *RefreshError.
+func classify(err error, why error, base *Token, s secrets) error {
+	var lr *LoginRequiredError
 	switch {
-	case err == nil:
-		return nil
 	case errors.As(err, &lr):
 		c := *lr
-		c.Err = redactCause(lr.Err)
-		return &c
-	case errors.As(err, &re):
-		c := *re
-		c.Err = redactCause(re.Err)
-		return &c
-	case errors.As(err, &oe):
-		status := "no response"
-		if oe.Response != nil {
-			status = oe.Response.Status
+		if c.Err == nil {
+			c.Err = why
 		}
-		return errors.New("oauth2: cannot fetch token: " + status)
-	case errors.As(err, &ue):
-		return &url.Error{Op: ue.Op, URL: withoutQuery(ue.URL), Err: redactCause(ue.Err)}
+		err = &c
+	case errors.Is(err, ErrNoRefresher):
+	default:
+		re := refreshError(err)
+		err = re
+		if re.Terminal && (re.StatusCode != 0 || re.Code != "") && base != nil && base.RefreshToken != "" {
+			err = &LoginRequiredError{Reason: ReasonRefreshRejected, Err: re}
+		}
 	}
-	return err
+	return scrubError(err, s)
 }
 
 // retrieveError builds a *RefreshError from the token endpoint's answer.
@@ -206,25 +239,12 @@ func retrieveError(oe *oauth2.RetrieveError) *RefreshError {
 	case e.Code != "":
 		e.Terminal = isTerminalCode(e.Code)
 	case e.StatusCode == http.StatusBadRequest || e.StatusCode == http.StatusUnauthorized:
-		// A refusal without an error code: retrying the same grant
+		// A refusal without an error code: retrying the same request
 		// cannot help.
 		e.Terminal = true
 	}
 	return e
 }
-
-// withoutQuery returns rawURL without its query and fragment.
-func withoutQuery(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return "(invalid URL)"
-	}
-	u.RawQuery, u.Fragment, u.User = "", "", nil
-	return u.String()
-}
-
-// maxRetryAfter bounds how long a server can make the Transport wait.
-const maxRetryAfter = 10 * time.Minute
 
 // retryAfter parses a Retry-After value (RFC 9110 §10.2.3): seconds or an
 // HTTP date. It returns 0 when v is empty or invalid.

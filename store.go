@@ -10,23 +10,33 @@ import (
 var ErrNoToken = errors.New("authtransport: no token in store")
 
 // Store is where the current token lives. A [Transport] loads it on first
-// use and whenever its own copy is stale or rejected, and saves every token
-// a [Refresher] returns.
+// use and whenever its own copy is due, rejected or failed to refresh, and
+// saves every token its [Refresher] returns.
 //
-// Implementations must be safe for concurrent use.
+// Implementations must be safe for concurrent use and must honour the
+// context of every call: a call that blocks past its context's end holds up
+// the refresh of every caller.
 type Store interface {
-	// Load returns the stored token, or an error wrapping ErrNoToken when
-	// there is none.
+	// Load returns the stored token. When there is none it returns an
+	// error wrapping ErrNoToken; so does a store whose token cannot be
+	// used and will be replaced by the next Save (a corrupt or
+	// unreadable file, say): such an error says what is wrong, the
+	// Transport treats the store as empty, and the error reaches the user
+	// as the Err of the [*LoginRequiredError] when a login is needed. Any
+	// other error is a failure of the store: the Transport retries after
+	// a backoff and goes on serving a token it holds that is still valid.
 	Load(ctx context.Context) (*Token, error)
-	// Save replaces the stored token.
+	// Save replaces the stored token. Save with a nil token removes it,
+	// after which Load returns ErrNoToken (a logout).
 	Save(ctx context.Context, tok *Token) error
 }
 
 // LockingStore is a [Store] shared between processes or machines that can
 // hold the others off while one of them refreshes. A [Transport] refreshes
 // under the lock: lock, reload, refresh only if the stored token is still the
-// stale one, save, unlock. That is what keeps a rotating refresh token from
-// being used twice.
+// one it wants to replace, save, unlock. That is what keeps a rotating
+// refresh token from being used twice. It takes the lock only when a
+// refresh may be needed: a valid stored token is loaded without it.
 type LockingStore interface {
 	Store
 	// Lock blocks until the caller holds the store's lock or ctx ends. The
@@ -40,9 +50,10 @@ type LockingStore interface {
 // several [Transport] values may share one: its lock makes them refresh
 // once between them.
 type MemoryStore struct {
-	mu  sync.Mutex // guards tok and sem
-	tok *Token
-	sem chan struct{} // the refresh lock, made on first use
+	mu   sync.Mutex // guards the fields below
+	tok  *Token
+	held bool          // the lock is held
+	wake chan struct{} // closed when the lock is released; made only while someone waits
 }
 
 // NewMemoryStore returns a MemoryStore holding tok, which may be nil.
@@ -68,23 +79,40 @@ func (s *MemoryStore) Save(ctx context.Context, tok *Token) error {
 	return nil
 }
 
-// Lock blocks until the caller holds the store's lock or ctx ends.
+// Lock blocks until the caller holds the store's lock or ctx ends. Calling
+// unlock more than once is harmless.
 func (s *MemoryStore) Lock(ctx context.Context) (unlock func(), err error) {
-	s.mu.Lock()
-	if s.sem == nil {
-		s.sem = make(chan struct{}, 1)
-	}
-	sem := s.sem
-	s.mu.Unlock()
-	select {
-	case sem <- struct{}{}:
+	for {
 		if err := ctx.Err(); err != nil {
-			// Both were ready and select chose the lock.
-			<-sem
 			return nil, err
 		}
-		return func() { <-sem }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+		s.mu.Lock()
+		if !s.held {
+			s.held = true
+			s.mu.Unlock()
+			var once sync.Once
+			return func() { once.Do(s.release) }, nil
+		}
+		if s.wake == nil {
+			s.wake = make(chan struct{})
+		}
+		wake := s.wake
+		s.mu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
+}
+
+// release frees the lock and wakes its waiters, who race for it again.
+func (s *MemoryStore) release() {
+	s.mu.Lock()
+	s.held = false
+	if s.wake != nil {
+		close(s.wake)
+		s.wake = nil
+	}
+	s.mu.Unlock()
 }

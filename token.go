@@ -7,24 +7,19 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
-)
 
-// Token types understood by [Transport].
-const (
-	// TokenTypeBearer is the RFC 6750 bearer token type, the default when
-	// [Token.TokenType] is empty.
-	TokenTypeBearer = "Bearer"
-	// TokenTypeDPoP is the RFC 9449 sender-constrained token type.
-	TokenTypeDPoP = "DPoP"
+	"github.com/d5c4ca72/authtransport/wwwauth"
 )
 
 // Token is an OAuth 2.0 access token with the refresh token and expiry that
 // come with it.
 //
-// Printing a Token with any fmt verb (%v, %+v, %#v, %s, %q) or logging it
-// with log/slog never shows the access or the refresh token: secrets are
-// replaced by a fixed marker. Encoding it with encoding/json does include
-// them, since that is how a [Store] persists a token.
+// Printing a Token with fmt (%v, %+v, %#v, %s, %q, %x...) or logging it with
+// log/slog never shows the access or the refresh token: secrets are replaced
+// by a fixed marker. Encoding it with encoding/json does include them, since
+// that is how a [Store] persists a token. One fmt verb escapes every type's
+// formatting methods: %p on a Token value (not a pointer) makes fmt print
+// the fields raw, and no type can prevent it; pass a *Token to %p.
 //
 // A Token handed to a [Store] or returned by a [Refresher] must not be
 // modified afterwards; the [Transport] shares it between goroutines.
@@ -41,6 +36,13 @@ type Token struct {
 	Expiry time.Time `json:"expiry,omitzero"`
 	// Scope is the space-separated scope the token was granted, if known.
 	Scope string `json:"scope,omitempty"`
+	// ObtainedAt is when the token was obtained from the token endpoint,
+	// or zero when unknown. The [Transport] sets it on the tokens its
+	// Refresher returns (when the Refresher left it zero), so that every
+	// process sharing a [Store] knows how long the token lives: a process
+	// that starts uses a short-lived token another process has just
+	// obtained instead of refreshing it once more.
+	ObtainedAt time.Time `json:"obtained_at,omitzero"`
 }
 
 // Type returns the token type in its canonical spelling: "Bearer" when
@@ -48,24 +50,23 @@ type Token struct {
 // and TokenType unchanged otherwise.
 func (t *Token) Type() string {
 	switch {
-	case t.TokenType == "" || strings.EqualFold(t.TokenType, TokenTypeBearer):
-		return TokenTypeBearer
-	case strings.EqualFold(t.TokenType, TokenTypeDPoP):
-		return TokenTypeDPoP
+	case t.TokenType == "" || strings.EqualFold(t.TokenType, wwwauth.SchemeBearer):
+		return wwwauth.SchemeBearer
+	case strings.EqualFold(t.TokenType, wwwauth.SchemeDPoP):
+		return wwwauth.SchemeDPoP
 	}
 	return t.TokenType
 }
 
-// expiresWithin reports whether the token is missing, has no access token,
-// or expires before now+d. A token without an expiry never expires.
-func (t *Token) expiresWithin(now time.Time, d time.Duration) bool {
-	if t == nil || t.AccessToken == "" {
-		return true
-	}
-	return !t.Expiry.IsZero() && !now.Add(d).Before(t.Expiry)
+// expired reports whether the token is missing, has no access token, or has
+// expired at now. A token without an expiry never expires.
+func (t *Token) expired(now time.Time) bool {
+	return t == nil || t.AccessToken == "" || (!t.Expiry.IsZero() && !now.Before(t.Expiry))
 }
 
-// sameToken reports whether a and b are the same generation of credentials.
+// sameToken reports whether a and b are the same generation of credentials,
+// compared by value: a store may return a new copy of the same token on
+// every load.
 func sameToken(a, b *Token) bool {
 	if a == nil || b == nil {
 		return a == b
@@ -138,17 +139,15 @@ func (t Token) String() string {
 	return b.String()
 }
 
-// GoString is like String; it makes %#v safe.
-func (t Token) GoString() string { return "authtransport." + t.String() }
-
 // Format implements [fmt.Formatter] so that every verb, flag and width
-// prints the redacted form returned by String.
+// prints the redacted form returned by String (%#v prefixed with the
+// package name).
 func (t Token) Format(f fmt.State, verb rune) {
 	s := t.String()
-	if verb == 'v' && f.Flag('#') {
-		s = t.GoString()
-	}
-	if verb == 'q' {
+	switch {
+	case verb == 'v' && f.Flag('#'):
+		s = "authtransport." + s
+	case verb == 'q':
 		s = fmt.Sprintf("%q", s)
 	}
 	_, _ = f.Write([]byte(s))

@@ -2,6 +2,7 @@ package authtransport
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,26 +11,25 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
-	"golang.org/x/sync/singleflight"
 )
 
 // Defaults for the [Transport] fields left zero.
 const (
-	// DefaultRefreshMargin is how long before expiry a token is refreshed
-	// when RefreshMargin is zero.
+	// DefaultRefreshMargin is how long before expiry requests start
+	// waiting for a new token when RefreshMargin is zero.
 	DefaultRefreshMargin = time.Minute
-	// DefaultRefreshTimeout bounds one shared refresh when RefreshTimeout
-	// is zero.
+	// DefaultRefreshTimeout bounds each step of a shared refresh when
+	// RefreshTimeout is zero.
 	DefaultRefreshTimeout = 30 * time.Second
 )
 
 // Transport is an [http.RoundTripper] that authorizes requests with an OAuth
 // 2.0 access token. It attaches the token to requests for the origins it
-// belongs to, refreshes it before it expires, refreshes it once more when a
-// resource server rejects it with 401, resends the request once (and once
-// more for a DPoP nonce), and returns
-// a [*LoginRequiredError] when only the user can help. See the package
-// documentation for the request flow and its guarantees.
+// belongs to, refreshes it in the background before it expires, refreshes
+// it when a resource server rejects it, resends the request once (and once
+// more for a DPoP nonce), and returns a [*LoginRequiredError] when only the
+// user can help. See the package documentation for the request flow and its
+// guarantees.
 //
 // The zero value is usable but has no token and no way to get one. A
 // Transport is safe for concurrent use. Its fields must not change after its
@@ -46,8 +46,9 @@ type Transport struct {
 	Store Store
 
 	// Refresher obtains a new token when the stored one is missing,
-	// expired or rejected. If nil, such a request fails with a
-	// [*LoginRequiredError].
+	// due or rejected. If nil, the Transport uses the tokens the Store
+	// holds (another process may refresh them) and fails with
+	// [ErrNoRefresher] when they run out.
 	Refresher Refresher
 
 	// DPoP, if not nil, proves possession of its key (RFC 9449): requests
@@ -69,16 +70,29 @@ type Transport struct {
 	// userinfo) makes every request fail with an error naming it.
 	Origins []string
 
-	// AllowInsecureHTTP lets the token go over plain http:// to hosts
-	// other than loopback. By default it does not: such requests are sent
-	// without credentials.
+	// AllowInsecureHTTP lets credentials go over plain http:// to hosts
+	// other than loopback, to resource servers and to the token endpoint.
+	// By default they do not: such requests to a resource are sent
+	// without credentials, and such token requests fail.
 	AllowInsecureHTTP bool
 
-	// RefreshMargin is how long before its expiry a token is refreshed.
-	// If zero, DefaultRefreshMargin is used; if negative, tokens are used
-	// until they expire. For a short-lived token the margin is at most
-	// half of the lifetime it had when obtained.
+	// RefreshMargin is how long before its expiry a token is due: from
+	// then on requests wait for a new one. If zero,
+	// DefaultRefreshMargin is used; if negative, tokens are used until
+	// they expire. For a short-lived token the margin is at most half of
+	// its lifetime.
 	RefreshMargin time.Duration
+
+	// DisableRefreshAhead turns off the background refresh. By default,
+	// once a token is three quarters of the way (±5%) from when it was
+	// obtained to when it is due, the first request that finds it so
+	// starts one refresh in the background and every request goes on
+	// with the current token, so that no request waits for the token
+	// endpoint while the token is valid. The background refresh is the
+	// same single flight, under the same store lock and failure rules,
+	// as any other; it is started only by a request, so nothing runs
+	// while the Transport is idle.
+	DisableRefreshAhead bool
 
 	// RefreshTimeout bounds each step of a shared refresh: waiting for a
 	// LockingStore's lock, then loading, refreshing and saving. A token
@@ -88,51 +102,59 @@ type Transport struct {
 	// DefaultRefreshTimeout is used.
 	RefreshTimeout time.Duration
 
-	// Logger, if not nil, receives a record of each refresh, retry and
-	// failure. Records never contain credentials.
+	// Logger, if not nil, receives a record of each [Event]. Records
+	// never contain credentials.
 	Logger *slog.Logger
 
-	initOnce sync.Once
-	origins  []origin    // parsed Origins
-	initErr  error       // an invalid Origins entry
-	memStore MemoryStore // Store when Store is nil
+	// OnEvent, if not nil, is called with each [Event], synchronously on
+	// the goroutine of the request or refresh it reports; it must be
+	// quick and safe for concurrent use. A panic in it is recovered.
+	OnEvent func(Event)
 
-	cur     atomic.Pointer[current] // the token attached to requests
-	flights singleflight.Group
+	setup  atomic.Pointer[setup] // parsed configuration, made on first use
+	cur    atomic.Pointer[gen]   // the current generation; stored under mu
+	flight atomic.Pointer[flight]
 
-	mu          sync.Mutex // guards the fields below
-	failure     *failure   // the last failed refresh
-	rejectedTok [4]*Token  // the last tokens resource servers rejected (ring)
-	rejectedN   int
-	storeFail   *failure // the last failure to lock or load the store
-	unsaved     *unsaved // a refreshed token the store failed to save
-
-	// consecutive rejections of a token right after its own refresh
-	rejectedAfterRefreshN  int
-	rejectedAfterRefreshAt time.Time
+	mu      sync.Mutex // guards trouble and the stores to cur and flight
+	trouble *trouble   // nil unless something went wrong
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
 
-// current is a token ready to attach.
-type current struct {
-	tok       *Token
-	auth      string    // the Authorization field value
-	refreshAt time.Time // when to refresh; zero: never ahead of a rejection
+// setup is the Transport's configuration, checked once.
+type setup struct {
+	origins []origin     // parsed Origins
+	err     error        // an invalid Origins entry
+	mem     *MemoryStore // the store when Store is nil
 }
 
-func (t *Transport) init() error {
-	t.initOnce.Do(func() {
+// plainSetup is the setup of a Transport with a Store and no Origins. It is
+// never modified.
+var plainSetup = &setup{}
+
+func (t *Transport) config() *setup {
+	if su := t.setup.Load(); su != nil {
+		return su
+	}
+	su := plainSetup
+	if len(t.Origins) > 0 || t.Store == nil {
+		su = &setup{}
 		for _, s := range t.Origins {
 			o, err := parseOrigin(s)
 			if err != nil {
-				t.initErr = err
-				return
+				su.err = err
+				break
 			}
-			t.origins = append(t.origins, o)
+			su.origins = append(su.origins, o)
 		}
-	})
-	return t.initErr
+		if t.Store == nil {
+			su.mem = new(MemoryStore)
+		}
+	}
+	if !t.setup.CompareAndSwap(nil, su) {
+		return t.setup.Load()
+	}
+	return su
 }
 
 func (t *Transport) base() http.RoundTripper {
@@ -146,7 +168,7 @@ func (t *Transport) store() Store {
 	if t.Store != nil {
 		return t.Store
 	}
-	return &t.memStore
+	return t.config().mem
 }
 
 func (t *Transport) margin() time.Duration {
@@ -166,55 +188,77 @@ func (t *Transport) refreshTimeout() time.Duration {
 	return DefaultRefreshTimeout
 }
 
-// RoundTrip implements [http.RoundTripper]. A request that is not for one of
-// the token's origins goes to Base untouched, and so does one that already
-// carries an Authorization field. Any other request is sent as a copy with
-// the token attached; the caller's request is never modified.
+// RoundTrip implements [http.RoundTripper]. A request that must not carry
+// the token (see the package documentation) goes to Base untouched. Any
+// other request is sent as a copy with the token attached; the caller's
+// request is never modified.
 //
 // RoundTrip returns a [*LoginRequiredError] when the request cannot be
 // authorized without the user; a [*RefreshError] when no token could be
-// obtained for now (the token endpoint or the [Store] failed); the context's
-// error when the request's context ends first; an error for an invalid
-// Origins entry, a failed DPoP signature or a failed GetBody; and Base's
-// errors as they are. As the RoundTripper contract requires, the request
-// body is closed on every path, and a response is never returned together
-// with an error.
+// obtained for now (the token endpoint or the [Store] failed) or the token
+// endpoint refused the client; [ErrNoRefresher] when a new token is needed
+// and there is no Refresher; [ErrBodyNotReplayable] when the request was
+// rejected, a new token obtained, and the body cannot be sent again; the
+// context's error when the request's context ends first; an error for an
+// invalid Origins entry, a failed DPoP signature or a failed GetBody; and
+// Base's errors as they are. As the RoundTripper contract requires, the
+// request body is closed on every path, and a response is never returned
+// together with an error.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if err := t.init(); err != nil {
+	su := t.config()
+	if su.err != nil {
 		closeBody(req.Body)
-		return nil, err
+		return nil, su.err
 	}
-	if !t.authorizes(req) {
+	if why := t.skips(req, su.origins); why != "" {
+		if t.observed() {
+			t.emit(req.Context(), Event{Kind: EventNoCredentials, Detail: why})
+		}
 		return t.base().RoundTrip(req)
 	}
-	ctx := req.Context()
-	cur, err := t.usable(ctx)
+	g, err := t.current(req.Context())
 	if err != nil {
 		closeBody(req.Body)
-		return nil, err
+		return nil, t.failRequest(req.Context(), err)
 	}
-	resp, err := t.send(req, req.Body, cur)
+	resp, err := t.send(req, req.Body, g)
 	if err != nil {
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusForbidden {
 		return resp, nil
 	}
-	return t.rejected(req, cur, resp)
+	return t.rejected(req, g, resp)
 }
 
-// rejected handles a 401 or 403 to the first attempt of req. It resends req
-// at most twice, never in a loop: once with the DPoP nonce a server asked
-// for, and once after a refresh.
-func (t *Transport) rejected(req *http.Request, cur *current, resp *http.Response) (*http.Response, error) {
+// current returns the generation to attach: the current one without a lock
+// when it is usable (starting a background refresh once it is inside its
+// refresh-ahead window), else through obtain.
+func (t *Transport) current(ctx context.Context) (*gen, error) {
+	now := time.Now()
+	g := t.cur.Load()
+	if g.usable(now) && (g.aheadAt.IsZero() || now.Before(g.aheadAt) || t.flight.Load() != nil) {
+		return g, nil
+	}
+	g, _, err := t.obtain(ctx, ask{})
+	return g, err
+}
+
+// rejected handles a 401 or 403 to the first attempt of req, made with g.
+// It resends req at most twice, never in a loop: once with the DPoP nonce a
+// server asked for, and once with a new token.
+func (t *Transport) rejected(req *http.Request, g *gen, resp *http.Response) (*http.Response, error) {
 	ctx := req.Context()
-	nonceResent, refreshed := false, false
+	nonceResent, resent := false, false
 	for {
 		v := readVerdict(resp)
-		proved := t.proves(cur)
+		proved := t.proves(g)
 		if v.action == actionNonce && !proved {
 			// A nonce is no help to a request without a proof.
 			v.action = actionRefresh
+		}
+		if v.action != actionReturn && t.observed() {
+			t.emit(ctx, Event{Kind: EventRequestRejected, Status: resp.StatusCode, Detail: v.summary(t.secretsOf(g.tok))})
 		}
 		var body io.ReadCloser
 		switch v.action {
@@ -222,13 +266,12 @@ func (t *Transport) rejected(req *http.Request, cur *current, resp *http.Respons
 			return resp, nil
 		case actionLogin:
 			drainAndClose(resp)
-			return nil, v.loginError()
+			return nil, t.failRequest(ctx, v.loginError(v.reason, t.secretsOf(g.tok)))
 		case actionNonce:
 			if nonceResent {
 				// The nonce changed again at once: the caller gets
 				// the server's answer, and the next request the
 				// newest nonce.
-				t.log(ctx, slog.LevelWarn, "authtransport: DPoP nonce refused again", slog.Int("status", resp.StatusCode))
 				return resp, nil
 			}
 			nonceResent = true
@@ -243,60 +286,82 @@ func (t *Transport) rejected(req *http.Request, cur *current, resp *http.Respons
 				return resp, nil
 			}
 			drainAndClose(resp)
-			t.log(ctx, slog.LevelInfo, "authtransport: resending with a new DPoP nonce")
+			t.emit(ctx, Event{Kind: EventResent, Detail: "dpop-nonce"})
 			body = b
 		default: // actionRefresh
-			if proved && v.badProof && t.proofRefused(cur, refreshed) {
-				t.log(ctx, slog.LevelWarn, "authtransport: DPoP proof refused", slog.Int("status", resp.StatusCode))
+			badProof := proved && v.badProof
+			if resent {
+				if badProof {
+					// A fresh proof with a fresh token refused: a
+					// refresh cannot help (see decide).
+					t.markProofRefused(g.tok)
+					return resp, nil
+				}
+				drainAndClose(resp)
+				return nil, t.failRequest(ctx, v.loginError(ReasonRejectedAfterRefresh, t.secretsOf(g.tok)))
+			}
+			next, respond, err := t.obtain(ctx, ask{seen: g.tok, rejected: true, badProof: badProof})
+			if err != nil {
+				drainAndClose(resp)
+				return nil, t.failRequest(ctx, err)
+			}
+			if respond {
+				if t.observed() {
+					t.emit(ctx, Event{Kind: EventRefreshLimited, Status: resp.StatusCode})
+				}
 				return resp, nil
 			}
-			drainAndClose(resp)
-			if refreshed {
-				t.log(ctx, slog.LevelWarn, "authtransport: token rejected after refresh", slog.Int("status", resp.StatusCode))
-				t.rejectedAfterRefresh(cur.tok)
-				return nil, v.loginErrorFor(ReasonRejectedAfterRefresh)
-			}
-			refreshed = true
-			t.log(ctx, slog.LevelInfo, "authtransport: token rejected", slog.Int("status", resp.StatusCode))
-			next, err := t.refresh(ctx, cur, true)
-			if err != nil {
-				return nil, err
-			}
-			cur = next
 			b, ok, err := rewind(req)
 			if err != nil {
+				drainAndClose(resp)
 				return nil, err
 			}
 			if !ok {
-				return nil, v.loginErrorFor(ReasonBodyNotReplayable)
+				drainAndClose(resp)
+				t.emit(ctx, Event{Kind: EventResendSkipped, Status: resp.StatusCode})
+				return nil, ErrBodyNotReplayable
 			}
+			drainAndClose(resp)
+			resent = true
+			g = next
+			t.emit(ctx, Event{Kind: EventResent, Detail: "refreshed"})
 			body = b
 		}
 		var err error
-		resp, err = t.send(req, body, cur)
+		resp, err = t.send(req, body, g)
 		if err != nil {
 			return nil, err
 		}
 		if resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusForbidden {
-			if refreshed {
-				t.refreshedTokenAccepted()
-			}
 			return resp, nil
 		}
 	}
 }
 
+// failRequest reports err, the error a request ends with, as an event when
+// it asks for a login, and returns it.
+func (t *Transport) failRequest(ctx context.Context, err error) error {
+	var lr *LoginRequiredError
+	if t.observed() && errors.As(err, &lr) {
+		t.emit(ctx, Event{Kind: EventLoginRequired, Reason: lr.Reason, Status: lr.StatusCode})
+	}
+	return err
+}
+
 // Token returns a token that is valid now, refreshing the stored one if it
-// is missing, expired or about to expire. It is for code that needs the
-// token itself, such as a gRPC or WebSocket client.
+// is missing, expired or due. It is for code that needs the token itself,
+// such as a gRPC or WebSocket client.
 //
 // The token is a copy: changing it changes nothing in t.
 func (t *Transport) Token(ctx context.Context) (*Token, error) {
-	cur, err := t.usable(ctx)
+	if su := t.config(); su.err != nil {
+		return nil, su.err
+	}
+	g, err := t.current(ctx)
 	if err != nil {
 		return nil, err
 	}
-	tok := *cur.tok
+	tok := *g.tok
 	return &tok, nil
 }
 
@@ -318,16 +383,43 @@ func (s tokenSource) Token() (*oauth2.Token, error) {
 	return tok.OAuth2(), nil
 }
 
+// Forget drops what t holds in memory: the current token, the record of
+// failed refreshes and their backoff, and the spacing of refreshes. The
+// next request loads the [Store] again. A refresh running meanwhile goes on,
+// but its outcome is not used. Call Forget after changing what the Store or
+// the Refresher will give, such as a rotated client secret; to log out, use
+// [Transport.Logout].
+func (t *Transport) Forget() {
+	t.mu.Lock()
+	t.cur.Store(nil)
+	t.flight.Store(nil)
+	t.trouble = nil
+	t.mu.Unlock()
+}
+
+// Logout removes the stored token, under the store's lock when it is a
+// [LockingStore] (so that a refresh in progress in another process cannot
+// save a new one after it), then calls [Transport.Forget]. Every process
+// sharing the Store is logged out. Logout does not revoke the token at the
+// authorization server.
+func (t *Transport) Logout(ctx context.Context) error {
+	store := t.store()
+	if ls, ok := store.(LockingStore); ok {
+		unlock, err := t.lock(ctx, ls)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
+	err := saveOnce(ctx, store, nil)
+	t.Forget()
+	return err
+}
+
 // CloseIdleConnections calls CloseIdleConnections on Base if it has one.
 func (t *Transport) CloseIdleConnections() {
 	type closeIdler interface{ CloseIdleConnections() }
 	if c, ok := t.base().(closeIdler); ok {
 		c.CloseIdleConnections()
-	}
-}
-
-func (t *Transport) log(ctx context.Context, level slog.Level, msg string, attrs ...slog.Attr) {
-	if t.Logger != nil {
-		t.Logger.LogAttrs(ctx, level, msg, attrs...)
 	}
 }

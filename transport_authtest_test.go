@@ -116,8 +116,8 @@ func TestLoginRequiredReasons(t *testing.T) {
 			reason: authtransport.ReasonInsufficientScope,
 			check: func(t *testing.T, e *authtransport.LoginRequiredError) {
 				assert.Equal(t, http.StatusForbidden, e.StatusCode)
-				assert.Equal(t, []string{"admin:write"}, e.Scopes)
-				assert.NotEmpty(t, e.ResourceMetadata)
+				assert.Equal(t, []string{"admin:write"}, e.Challenge.Scopes())
+				assert.NotEmpty(t, e.Challenge.ResourceMetadata())
 			},
 		},
 		{
@@ -130,9 +130,10 @@ func TestLoginRequiredReasons(t *testing.T) {
 			reason: authtransport.ReasonStepUp,
 			check: func(t *testing.T, e *authtransport.LoginRequiredError) {
 				assert.Equal(t, http.StatusUnauthorized, e.StatusCode)
-				assert.Equal(t, []string{"urn:mfa"}, e.ACRValues)
-				assert.True(t, e.HasMaxAge)
-				assert.Equal(t, 5*time.Minute, e.MaxAge)
+				assert.Equal(t, []string{"urn:mfa"}, e.Challenge.ACRValues())
+				maxAge, ok := e.Challenge.MaxAge()
+				assert.True(t, ok)
+				assert.Equal(t, 5*time.Minute, maxAge)
 			},
 		},
 	}

@@ -75,7 +75,7 @@ func ExampleServer_RequireStepUp() {
 	_, err := client.Post(srv.ResourceURL("payments/1"), "application/json", nil)
 	var lre *authtransport.LoginRequiredError
 	if errors.As(err, &lre) {
-		fmt.Println(lre.Reason == authtransport.ReasonStepUp, lre.ACRValues)
+		fmt.Println(lre.Reason == authtransport.ReasonStepUp, lre.Challenge.ACRValues())
 	}
 	// Output: true [mfa]
 }

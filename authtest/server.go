@@ -14,6 +14,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/d5c4ca72/authtransport"
+	"github.com/d5c4ca72/authtransport/wwwauth"
 )
 
 // Defaults of a new [Server].
@@ -281,12 +282,12 @@ func (s *Server) issueLocked(gr *grant, scope, jkt string, lifetime time.Duratio
 	s.access[at] = &accessToken{grant: gr, expiry: s.now().Add(lifetime), scope: scope, jkt: jkt}
 	tok := &authtransport.Token{
 		AccessToken: at,
-		TokenType:   authtransport.TokenTypeBearer,
+		TokenType:   wwwauth.SchemeBearer,
 		Expiry:      time.Now().Add(lifetime).Round(0),
 		Scope:       scope,
 	}
 	if jkt != "" {
-		tok.TokenType = authtransport.TokenTypeDPoP
+		tok.TokenType = wwwauth.SchemeDPoP
 	}
 	if withRefresh {
 		rt := randomString(32)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/d5c4ca72/authtransport"
 	"github.com/d5c4ca72/authtransport/authtest"
+	"github.com/d5c4ca72/authtransport/wwwauth"
 )
 
 // newServer starts a server that the test closes.
@@ -222,7 +223,7 @@ func TestOAuth2ConfigHelpers(t *testing.T) {
 	})
 	t.Run("tokens ready to use", func(t *testing.T) {
 		tok := srv.NewToken()
-		assert.Equal(t, authtransport.TokenTypeBearer, tok.TokenType)
+		assert.Equal(t, wwwauth.SchemeBearer, tok.TokenType)
 		assert.NotEmpty(t, tok.RefreshToken)
 		assert.WithinDuration(t, time.Now().Add(authtest.DefaultAccessTokenLifetime), tok.Expiry, time.Second)
 		assert.Equal(t, http.StatusOK, get(t, srv, "/api/a", "Bearer "+tok.AccessToken).StatusCode)

@@ -10,9 +10,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/d5c4ca72/authtransport"
 	dockerchallenge "github.com/docker/distribution/registry/client/auth/challenge"
 	"go.uber.org/goleak"
+
+	"github.com/d5c4ca72/authtransport/wwwauth"
 )
 
 // TestMain fails the package's tests if any test leaves a goroutine behind.
@@ -21,8 +22,8 @@ func TestMain(m *testing.M) {
 }
 
 // header is a set of typical WWW-Authenticate field lines, one challenge
-// per line (the only form the docker/distribution parser reads). The root
-// module's BenchmarkParseChallenges uses the same file.
+// per line (the only form the docker/distribution parser reads). The wwwauth
+// package's BenchmarkParse uses the same file.
 type header struct {
 	Name  string   `json:"name"`
 	Lines []string `json:"lines"`
@@ -30,7 +31,7 @@ type header struct {
 
 func loadHeaders(tb testing.TB) []header {
 	tb.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "testdata", "bench_headers.json"))
+	data, err := os.ReadFile(filepath.Join("..", "wwwauth", "testdata", "bench_headers.json"))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -56,7 +57,7 @@ func TestSameResults(t *testing.T) {
 	for _, h := range loadHeaders(t) {
 		t.Run(h.Name, func(t *testing.T) {
 			resp := response(h.Lines)
-			ours, err := authtransport.ParseChallenges(resp.Header.Values("WWW-Authenticate")...)
+			ours, err := wwwauth.Parse(resp.Header.Values("WWW-Authenticate")...)
 			if err != nil {
 				t.Fatalf("authtransport: %v", err)
 			}
@@ -79,9 +80,9 @@ func TestSameResults(t *testing.T) {
 	}
 }
 
-// BenchmarkParseChallenges parses each header with both parsers, from the
+// BenchmarkParse parses each header with both parsers, from the
 // same *http.Response, in the same run.
-func BenchmarkParseChallenges(b *testing.B) {
+func BenchmarkParse(b *testing.B) {
 	for _, h := range loadHeaders(b) {
 		resp := response(h.Lines)
 		n := 0
@@ -92,7 +93,7 @@ func BenchmarkParseChallenges(b *testing.B) {
 			b.SetBytes(int64(n))
 			b.ReportAllocs()
 			for b.Loop() {
-				cs, err := authtransport.ParseChallenges(resp.Header.Values("WWW-Authenticate")...)
+				cs, err := wwwauth.Parse(resp.Header.Values("WWW-Authenticate")...)
 				if err != nil || len(cs) != len(h.Lines) {
 					b.Fatal(cs, err)
 				}

@@ -9,10 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/d5c4ca72/authtransport"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
+
+	"github.com/d5c4ca72/authtransport"
+	"github.com/d5c4ca72/authtransport/filestore"
 )
 
 // shortLifespan is the access token lifetime of the tests that wait for a
@@ -298,11 +300,11 @@ func TestFileStoreSharedByTwoTransports(t *testing.T) {
 			ctx := s.clientContext(t)
 			first := s.login(t)
 			path := filepath.Join(t.TempDir(), "token.json")
-			storeA, err := authtransport.NewFileStore(path)
+			storeA, err := filestore.New(path)
 			require.NoError(t, err)
 			storeB := storeA
 			if !tc.shared {
-				storeB, err = authtransport.NewFileStore(path)
+				storeB, err = filestore.New(path)
 				require.NoError(t, err)
 			}
 			require.NoError(t, storeA.Save(ctx, authtransport.TokenFromOAuth2(first)))

@@ -1,6 +1,6 @@
 // Command cli is a small command-line client that calls an API through an
 // [authtransport.Transport], keeping its token in an
-// [authtransport.FileStore], so that any number of copies of it running at
+// [filestore.Store], so that any number of copies of it running at
 // once share one login and refresh it once between them.
 //
 // Usage:
@@ -49,6 +49,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/d5c4ca72/authtransport"
+	"github.com/d5c4ca72/authtransport/filestore"
 )
 
 const (
@@ -157,7 +158,7 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	defer c.base.CloseIdleConnections()
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, &http.Client{Transport: c.base})
 
-	store, err := authtransport.NewFileStore(c.tokenFile)
+	store, err := filestore.New(c.tokenFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "cli: %v\n", err)
 		return exitFailure
@@ -176,7 +177,7 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 
 // login runs the authorization-code flow with PKCE and a loopback redirect,
 // and saves the token.
-func (c *cli) login(ctx context.Context, store *authtransport.FileStore) int {
+func (c *cli) login(ctx context.Context, store *filestore.Store) int {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		fmt.Fprintf(c.stderr, "cli: listen for the login redirect: %v\n", err)
@@ -271,7 +272,7 @@ func (c *cli) login(ctx context.Context, store *authtransport.FileStore) int {
 }
 
 // get sends GET path through the Transport and prints the body.
-func (c *cli) get(ctx context.Context, store *authtransport.FileStore, path string) int {
+func (c *cli) get(ctx context.Context, store *filestore.Store, path string) int {
 	tr := &authtransport.Transport{
 		Base:      c.base,
 		Store:     store,
@@ -307,9 +308,9 @@ func (c *cli) get(ctx context.Context, store *authtransport.FileStore, path stri
 func (c *cli) explain(err error) int {
 	var (
 		login   *authtransport.LoginRequiredError
-		corrupt *authtransport.CorruptFileError
-		version *authtransport.FileVersionError
-		mode    *authtransport.FileModeError
+		corrupt *filestore.CorruptError
+		version *filestore.VersionError
+		mode    *filestore.ModeError
 	)
 	again := fmt.Sprintf("Run `%s` to sign in again.", c.loginHint)
 	switch {
@@ -343,7 +344,7 @@ func (c *cli) explain(err error) int {
 }
 
 // logout removes the token file.
-func (c *cli) logout(ctx context.Context, store *authtransport.FileStore) int {
+func (c *cli) logout(ctx context.Context, store *filestore.Store) int {
 	if err := store.Save(ctx, nil); err != nil {
 		fmt.Fprintf(c.stderr, "cli: %v\n", err)
 		return exitFailure

@@ -131,7 +131,7 @@ func tour(w io.Writer) error {
 	if !errors.As(err, &lr) || lr.Reason != authtransport.ReasonInsufficientScope {
 		return fmt.Errorf("scene 3: expected a LoginRequiredError for scope, got %v", err)
 	}
-	fmt.Fprintf(w, "   %v\n   the application would ask the user to grant: %s\n", err, strings.Join(lr.Scopes, " "))
+	fmt.Fprintf(w, "   %v\n   the application would ask the user to grant: %s\n", err, strings.Join(lr.Challenge.Scopes(), " "))
 
 	scene(w, 4, "the user's grant is revoked (password change, logout elsewhere)")
 	srv.RevokeGrant()

@@ -1,7 +1,7 @@
-//go:build !race
+//go:build race
 
-package authtransport
+package wwwauth
 
 // raceEnabled is true when the race detector is on; allocation counts are
 // not checked then.
-const raceEnabled = false
+const raceEnabled = true

@@ -1,4 +1,4 @@
-package authtransport
+package wwwauth
 
 import (
 	"errors"
@@ -405,25 +405,25 @@ func TestChallengeVectors(t *testing.T) {
 		require.False(t, names[v.name], "vector names are unique: %q", v.name)
 		names[v.name] = true
 		t.Run(v.name, func(t *testing.T) {
-			got, err := ParseChallenges(v.lines...)
+			got, err := Parse(v.lines...)
 			assert.Equal(t, v.want, got, "challenges of %q", v.lines)
 			if !v.wantErr {
 				assert.NoError(t, err, "parsing %q", v.lines)
 			} else {
-				var pe *ChallengeParseError
-				if assert.True(t, errors.As(err, &pe), "parsing %q: want a *ChallengeParseError, got %v", v.lines, err) {
+				var pe *ParseError
+				if assert.True(t, errors.As(err, &pe), "parsing %q: want a *ParseError, got %v", v.lines, err) {
 					assert.NotEmpty(t, pe.Problems, "problems of %q", v.lines)
 				}
 			}
 
 			// Several lines mean the same as one joined with ", ".
-			joined, jerr := ParseChallenges(strings.Join(v.lines, ", "))
+			joined, jerr := Parse(strings.Join(v.lines, ", "))
 			assert.Equal(t, got, joined, "the same challenges when the lines of %q are joined", v.lines)
 			assert.Equal(t, err == nil, jerr == nil, "the same verdict when the lines of %q are joined", v.lines)
 
 			// Each challenge's canonical form parses back to it.
 			for _, c := range got {
-				back, berr := ParseChallenges(c.String())
+				back, berr := Parse(c.String())
 				if assert.NoError(t, berr, "parsing %q", c.String()) {
 					assert.Equal(t, []Challenge{c}, back, "%q parses back", c.String())
 				}
@@ -524,7 +524,7 @@ func grammarChallenges(s string) []Challenge {
 	}
 }
 
-// TestChallengeGrammarOracle compares ParseChallenges with the grammar on
+// TestChallengeGrammarOracle compares Parse with the grammar on
 // random field values built from fragments that meet at the grammar's
 // edges: the parser reports a problem exactly when the grammar rejects the
 // value (leaving repeated names aside), and on accepted values returns
@@ -547,20 +547,20 @@ func TestChallengeGrammarOracle(t *testing.T) {
 			b.WriteString(fragments[r.IntN(len(fragments))])
 		}
 		in := b.String()
-		got, err := ParseChallenges(in)
+		got, err := Parse(in)
 		ok := challengeGrammar.MatchString(in)
 		if ok && err != nil && onlyRepeatedNames(err) {
 			continue
 		}
 		if ok != (err == nil) {
 			failures++
-			t.Errorf("%q: the grammar accepts it: %v; ParseChallenges returned %v", in, ok, err)
+			t.Errorf("%q: the grammar accepts it: %v; Parse returned %v", in, ok, err)
 		} else if ok {
 			valid++
 			want := grammarChallenges(in)
 			if !equalChallenges(got, want) {
 				failures++
-				t.Errorf("%q: ParseChallenges returned %q, the grammar gives %q", in, got, want)
+				t.Errorf("%q: Parse returned %q, the grammar gives %q", in, got, want)
 			}
 		}
 		if failures >= 10 {
@@ -574,7 +574,7 @@ func TestChallengeGrammarOracle(t *testing.T) {
 // onlyRepeatedNames reports whether every problem err lists is a repeated
 // param name, which the regular grammar does not express.
 func onlyRepeatedNames(err error) bool {
-	var pe *ChallengeParseError
+	var pe *ParseError
 	if !errors.As(err, &pe) {
 		return false
 	}

@@ -1,4 +1,4 @@
-package authtransport_test
+package filestore_test
 
 import (
 	"bufio"
@@ -22,6 +22,7 @@ import (
 
 	"github.com/d5c4ca72/authtransport"
 	"github.com/d5c4ca72/authtransport/authtest"
+	"github.com/d5c4ca72/authtransport/filestore"
 )
 
 // Environment of the child processes of TestFileStoreCrossProcessRefresh.
@@ -48,7 +49,7 @@ type crossResult struct {
 }
 
 // TestFileStoreCrossProcessRefresh runs 4 processes of 25 goroutines each
-// that share a FileStore holding an expired token, against a token endpoint
+// that share a Store holding an expired token, against a token endpoint
 // that rotates refresh tokens and revokes the grant when a used one comes
 // back. With the store's lock, exactly one refresh reaches the server and
 // every request succeeds. Without it (the control row), the processes
@@ -80,7 +81,7 @@ func TestFileStoreCrossProcessRefresh(t *testing.T) {
 
 			dir := t.TempDir()
 			path := filepath.Join(dir, "token.json")
-			fs, err := authtransport.NewFileStore(path)
+			fs, err := filestore.New(path)
 			require.NoError(t, err)
 			require.NoError(t, fs.Save(t.Context(), srv.NewExpiredToken()))
 			goFile := filepath.Join(dir, "go")
@@ -161,7 +162,7 @@ func TestFileStoreCrossProcessRefresh(t *testing.T) {
 
 // grantAlive reports whether the token in fs still works: a request with its
 // access token succeeds and its refresh token can be used.
-func grantAlive(t *testing.T, srv *authtest.Server, fs *authtransport.FileStore) bool {
+func grantAlive(t *testing.T, srv *authtest.Server, fs *filestore.Store) bool {
 	t.Helper()
 	tok, err := fs.Load(t.Context())
 	if err != nil {
@@ -208,7 +209,7 @@ func scanPrefix(sc *bufio.Scanner, prefix string) (string, bool) {
 // countingStore counts the Load calls of the Store it wraps, and hides
 // everything but Load and Save: it is not a LockingStore.
 type countingStore struct {
-	fs    *authtransport.FileStore
+	fs    *filestore.Store
 	loads *atomic.Int32
 }
 
@@ -227,10 +228,10 @@ type countingLockingStore struct{ countingStore }
 func (s countingLockingStore) Lock(ctx context.Context) (func(), error) { return s.fs.Lock(ctx) }
 
 // crossProcessChild is the body of a child process: it waits for the go
-// file, sends 25 requests at once through a Transport on the FileStore, and
+// file, sends 25 requests at once through a Transport on the Store, and
 // prints what happened.
 func crossProcessChild(t *testing.T, mode string) {
-	fs, err := authtransport.NewFileStore(os.Getenv(crossEnvPath))
+	fs, err := filestore.New(os.Getenv(crossEnvPath))
 	require.NoError(t, err)
 	var loads atomic.Int32
 	var store authtransport.Store = countingStore{fs: fs, loads: &loads}

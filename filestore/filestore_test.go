@@ -1,4 +1,4 @@
-package authtransport
+package filestore
 
 import (
 	"bufio"
@@ -22,6 +22,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/d5c4ca72/authtransport"
 )
 
 // Secrets used in test tokens; no error message may contain them.
@@ -30,8 +32,8 @@ const (
 	testRefreshSecret = "rt-SECRET-9876543210"
 )
 
-func testToken() *Token {
-	return &Token{
+func testToken() *authtransport.Token {
+	return &authtransport.Token{
 		AccessToken:  testAccessSecret,
 		TokenType:    "Bearer",
 		RefreshToken: testRefreshSecret,
@@ -40,10 +42,10 @@ func testToken() *Token {
 	}
 }
 
-func newTestFileStore(t *testing.T) *FileStore {
+func newTestFileStore(t *testing.T) *Store {
 	t.Helper()
-	s, err := NewFileStore(filepath.Join(t.TempDir(), "tok", "token.json"))
-	require.NoError(t, err, "NewFileStore")
+	s, err := New(filepath.Join(t.TempDir(), "tok", "token.json"))
+	require.NoError(t, err, "New")
 	return s
 }
 
@@ -59,7 +61,7 @@ func dirNames(t *testing.T, dir string) []string {
 	return names
 }
 
-func backups(t *testing.T, s *FileStore) []string {
+func backups(t *testing.T, s *Store) []string {
 	t.Helper()
 	var out []string
 	for _, n := range dirNames(t, filepath.Dir(s.Path())) {
@@ -75,7 +77,7 @@ func TestFileStoreRoundTrip(t *testing.T) {
 	s := newTestFileStore(t)
 
 	_, err := s.Load(ctx)
-	assert.ErrorIs(t, err, ErrNoToken, "Load of a missing file")
+	assert.ErrorIs(t, err, authtransport.ErrNoToken, "Load of a missing file")
 
 	want := testToken()
 	require.NoError(t, s.Save(ctx, want))
@@ -88,7 +90,7 @@ func TestFileStoreRoundTrip(t *testing.T) {
 	assert.True(t, want.Expiry.Equal(got.Expiry), "expiry: want %v, got %v", want.Expiry, got.Expiry)
 
 	// A token without expiry keeps a zero Expiry.
-	require.NoError(t, s.Save(ctx, &Token{AccessToken: "a"}))
+	require.NoError(t, s.Save(ctx, &authtransport.Token{AccessToken: "a"}))
 	got, err = s.Load(ctx)
 	require.NoError(t, err)
 	assert.True(t, got.Expiry.IsZero(), "zero expiry survives the round trip, got %v", got.Expiry)
@@ -113,17 +115,17 @@ func TestFileStoreRoundTrip(t *testing.T) {
 func TestNewFileStore(t *testing.T) {
 	dir := t.TempDir()
 	t.Run("empty path", func(t *testing.T) {
-		_, err := NewFileStore("")
+		_, err := New("")
 		assert.Error(t, err)
 	})
 	t.Run("directory", func(t *testing.T) {
-		_, err := NewFileStore(dir)
-		var ae *FileAccessError
+		_, err := New(dir)
+		var ae *AccessError
 		assert.ErrorAs(t, err, &ae, "a directory at the path")
 	})
 	t.Run("relative path is made absolute", func(t *testing.T) {
 		t.Chdir(dir)
-		s, err := NewFileStore("rel.json")
+		s, err := New("rel.json")
 		require.NoError(t, err)
 		assert.Equal(t, filepath.Join(dir, "rel.json"), s.Path())
 	})
@@ -139,7 +141,7 @@ func TestNewFileStore(t *testing.T) {
 		past := time.Now().Add(-2 * staleTempAge)
 		require.NoError(t, os.Chtimes(old, past, past))
 		require.NoError(t, os.Chtimes(other, past, past))
-		_, err := NewFileStore(path)
+		_, err := New(path)
 		require.NoError(t, err)
 		assert.NoFileExists(t, old, "a temporary file older than an hour")
 		assert.FileExists(t, young, "a temporary file that may belong to a Save in progress")
@@ -153,7 +155,7 @@ func TestFileStoreSaveNilRemoves(t *testing.T) {
 	require.NoError(t, s.Save(ctx, testToken()))
 	require.NoError(t, s.Save(ctx, nil))
 	_, err := s.Load(ctx)
-	assert.ErrorIs(t, err, ErrNoToken)
+	assert.ErrorIs(t, err, authtransport.ErrNoToken)
 	assert.NoError(t, s.Save(ctx, nil), "removing a missing file")
 }
 
@@ -175,11 +177,11 @@ func TestFileStoreBadFiles(t *testing.T) {
 	validJSON := func(version int) string {
 		return fmt.Sprintf(`{"version":%d,"token":{"access_token":%q,"refresh_token":%q}}`, version, testAccessSecret, testRefreshSecret)
 	}
-	type check func(t *testing.T, s *FileStore, err error)
+	type check func(t *testing.T, s *Store, err error)
 	corrupt := func(reason string, wantBackup bool) check {
-		return func(t *testing.T, s *FileStore, err error) {
-			var ce *CorruptFileError
-			require.ErrorAs(t, err, &ce, "want *CorruptFileError")
+		return func(t *testing.T, s *Store, err error) {
+			var ce *CorruptError
+			require.ErrorAs(t, err, &ce, "want *CorruptError")
 			assert.Equal(t, s.Path(), ce.Path)
 			assert.Contains(t, ce.Reason, reason)
 			if wantBackup {
@@ -216,34 +218,34 @@ func TestFileStoreBadFiles(t *testing.T) {
 		{name: "null token", content: `{"version":1,"token":null}`, check: corrupt("no token", true), saveReplaces: true, wantBackup: true},
 		{
 			name: "unknown version", content: validJSON(2), saveReplaces: true, wantBackup: true,
-			check: func(t *testing.T, s *FileStore, err error) {
-				var ve *FileVersionError
-				require.ErrorAs(t, err, &ve, "want *FileVersionError")
+			check: func(t *testing.T, s *Store, err error) {
+				var ve *VersionError
+				require.ErrorAs(t, err, &ve, "want *VersionError")
 				assert.Equal(t, 2, ve.Version)
 				assert.NotEmpty(t, ve.Backup)
 			},
 		},
 		{
 			name: "readable by group and others", content: validJSON(1), mode: 0o644, unix: true, saveReplaces: true,
-			check: func(t *testing.T, s *FileStore, err error) {
-				var me *FileModeError
-				require.ErrorAs(t, err, &me, "want *FileModeError")
+			check: func(t *testing.T, s *Store, err error) {
+				var me *ModeError
+				require.ErrorAs(t, err, &me, "want *ModeError")
 				assert.Equal(t, fs.FileMode(0o644), me.Mode)
 				assert.Contains(t, err.Error(), "0644")
 			},
 		},
 		{
 			name: "writable by others", content: validJSON(1), mode: 0o602, unix: true, saveReplaces: true,
-			check: func(t *testing.T, s *FileStore, err error) {
-				var me *FileModeError
-				require.ErrorAs(t, err, &me, "want *FileModeError")
+			check: func(t *testing.T, s *Store, err error) {
+				var me *ModeError
+				require.ErrorAs(t, err, &me, "want *ModeError")
 			},
 		},
 		{
 			name: "unreadable (chmod 000)", content: validJSON(1), mode: 0o000, unix: true, notRoot: true,
-			check: func(t *testing.T, s *FileStore, err error) {
-				var ae *FileAccessError
-				require.ErrorAs(t, err, &ae, "want *FileAccessError")
+			check: func(t *testing.T, s *Store, err error) {
+				var ae *AccessError
+				require.ErrorAs(t, err, &ae, "want *AccessError")
 				assert.ErrorIs(t, err, fs.ErrPermission)
 			},
 		},
@@ -252,9 +254,9 @@ func TestFileStoreBadFiles(t *testing.T) {
 			open: func(name string) (*os.File, error) {
 				return nil, &fs.PathError{Op: "open", Path: name, Err: syscall.EACCES}
 			},
-			check: func(t *testing.T, s *FileStore, err error) {
-				var ae *FileAccessError
-				require.ErrorAs(t, err, &ae, "want *FileAccessError")
+			check: func(t *testing.T, s *Store, err error) {
+				var ae *AccessError
+				require.ErrorAs(t, err, &ae, "want *AccessError")
 				assert.Equal(t, s.Path(), ae.Path)
 				assert.ErrorIs(t, err, fs.ErrPermission)
 				assert.Equal(t, 1, strings.Count(err.Error(), s.Path()), "path named once: %v", err)
@@ -282,11 +284,16 @@ func TestFileStoreBadFiles(t *testing.T) {
 			tok, err := s.Load(ctx)
 			assert.Nil(t, tok, "no token with an error")
 			require.Error(t, err)
-			assert.True(t, strings.HasPrefix(err.Error(), "authtransport: "), "message prefix: %v", err)
+			assert.True(t, strings.HasPrefix(err.Error(), "filestore: "), "message prefix: %v", err)
 			assert.Contains(t, err.Error(), s.Path(), "the message names the file")
 			assert.NotContains(t, err.Error(), testAccessSecret, "no secret in the message")
 			assert.NotContains(t, err.Error(), testRefreshSecret, "no secret in the message")
-			assert.NotErrorIs(t, err, ErrNoToken)
+			var access *AccessError
+			if errors.As(err, &access) {
+				assert.NotErrorIs(t, err, authtransport.ErrNoToken, "a file that cannot be read may hold a good token")
+			} else {
+				assert.ErrorIs(t, err, authtransport.ErrNoToken, "no usable token: a Transport treats the store as empty")
+			}
 			tt.check(t, s, err)
 
 			// Load leaves the file as it was.
@@ -309,7 +316,7 @@ func TestFileStoreBadFiles(t *testing.T) {
 
 			// Save either replaces the file, keeping the copy, or refuses
 			// and leaves the file alone.
-			newTok := &Token{AccessToken: "new-access", RefreshToken: "new-refresh"}
+			newTok := &authtransport.Token{AccessToken: "new-access", RefreshToken: "new-refresh"}
 			err = s.Save(ctx, newTok)
 			s.open = nil
 			if !tt.saveReplaces {
@@ -366,10 +373,10 @@ func TestFileStoreSaveFailsBeforeRename(t *testing.T) {
 		assert.Contains(t, string(data), "new-access", "the temporary file holds the new token")
 		return syscall.ENOSPC
 	}
-	err := s.Save(ctx, &Token{AccessToken: "new-access"})
+	err := s.Save(ctx, &authtransport.Token{AccessToken: "new-access"})
 	require.Error(t, err)
 	assert.ErrorIs(t, err, syscall.ENOSPC)
-	var ae *FileAccessError
+	var ae *AccessError
 	assert.ErrorAs(t, err, &ae)
 	require.NotEmpty(t, sawTemp, "the seam ran")
 	assert.NoFileExists(t, sawTemp, "temporary file removed")
@@ -412,7 +419,7 @@ func TestFileStoreLock(t *testing.T) {
 
 	t.Run("two stores on one file exclude each other", func(t *testing.T) {
 		a := newTestFileStore(t)
-		b, err := NewFileStore(a.Path())
+		b, err := New(a.Path())
 		require.NoError(t, err)
 		unlock, err := a.Lock(t.Context())
 		require.NoError(t, err)
@@ -457,8 +464,8 @@ func TestFileStoreLock(t *testing.T) {
 		s := newTestFileStore(t)
 		require.NoError(t, os.Mkdir(s.Path()+".lock", 0o700), "a directory where the lock file goes")
 		_, err := s.Lock(t.Context())
-		var ae *FileAccessError
-		assert.ErrorAs(t, err, &ae, "want *FileAccessError, got %v", err)
+		var ae *AccessError
+		assert.ErrorAs(t, err, &ae, "want *AccessError, got %v", err)
 		// The store is still usable afterwards: the semaphore was released.
 		require.NoError(t, os.Remove(s.Path()+".lock"))
 		unlock, err := s.Lock(t.Context())
@@ -491,7 +498,7 @@ func TestFileStoreHelperProcess(t *testing.T) {
 		t.Skip("helper process only")
 	}
 	path := os.Getenv("AUTHTRANSPORT_FILESTORE_PATH")
-	s, err := NewFileStore(path)
+	s, err := New(path)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -508,7 +515,7 @@ func TestFileStoreHelperProcess(t *testing.T) {
 		}
 		pad := strings.Repeat("s", crashPad)
 		for i := 1; ; i++ {
-			tok := &Token{AccessToken: "access-" + strconv.Itoa(i), RefreshToken: "refresh-" + strconv.Itoa(i), Scope: pad}
+			tok := &authtransport.Token{AccessToken: "access-" + strconv.Itoa(i), RefreshToken: "refresh-" + strconv.Itoa(i), Scope: pad}
 			if err := s.Save(ctx, tok); err != nil {
 				fmt.Fprintln(os.Stderr, err)
 				os.Exit(1)
@@ -521,7 +528,7 @@ func TestFileStoreHelperProcess(t *testing.T) {
 		// The control: a plain os.WriteFile, as many tools do.
 		pad := strings.Repeat("s", crashPad)
 		for i := 1; ; i++ {
-			tok := &Token{AccessToken: "access-" + strconv.Itoa(i), RefreshToken: "refresh-" + strconv.Itoa(i), Scope: pad}
+			tok := &authtransport.Token{AccessToken: "access-" + strconv.Itoa(i), RefreshToken: "refresh-" + strconv.Itoa(i), Scope: pad}
 			data, _ := json.Marshal(tokenFile{Version: 1, Token: tok})
 			if err := os.WriteFile(path, data, 0o600); err != nil {
 				fmt.Fprintln(os.Stderr, err)
@@ -583,7 +590,7 @@ func killWhileSaving(t *testing.T, mode string, maxRounds int, done func(broken,
 			}
 		}
 		// Read as a fresh process would.
-		fresh, err := NewFileStore(s.Path())
+		fresh, err := New(s.Path())
 		require.NoError(t, err)
 		tok, err := fresh.Load(t.Context())
 		if err != nil {
@@ -666,34 +673,34 @@ func TestFileStoreErrorMessages(t *testing.T) {
 		err  error
 		want string
 	}{
-		{"corrupt", &CorruptFileError{Path: "/t.json", Reason: "file is empty"}, "authtransport: token file /t.json is corrupt: file is empty"},
-		{"corrupt with copy", &CorruptFileError{Path: "/t.json", Reason: "invalid JSON at byte 3", Backup: "/t.json.corrupt-x"}, "authtransport: token file /t.json is corrupt: invalid JSON at byte 3 (copy kept at /t.json.corrupt-x)"},
-		{"version", &FileVersionError{Path: "/t.json", Version: 7}, "authtransport: token file /t.json has format version 7, this program reads version 1"},
-		{"mode", &FileModeError{Path: "/t.json", Mode: 0o640}, "authtransport: token file /t.json has mode 0640, refusing to use it: it must not be accessible by others (chmod 600 it, or log in again)"},
-		{"access", &FileAccessError{Op: "read", Path: "/t.json", Err: syscall.EIO}, "authtransport: read token file /t.json: input/output error"},
+		{"corrupt", &CorruptError{Path: "/t.json", Reason: "file is empty"}, "filestore: token file /t.json is corrupt: file is empty"},
+		{"corrupt with copy", &CorruptError{Path: "/t.json", Reason: "invalid JSON at byte 3", Backup: "/t.json.corrupt-x"}, "filestore: token file /t.json is corrupt: invalid JSON at byte 3 (copy kept at /t.json.corrupt-x)"},
+		{"version", &VersionError{Path: "/t.json", Version: 7}, "filestore: token file /t.json has format version 7, this program reads version 1"},
+		{"mode", &ModeError{Path: "/t.json", Mode: 0o640}, "filestore: token file /t.json has mode 0640, refusing to use it: it must not be accessible by others (chmod 600 it, or log in again)"},
+		{"access", &AccessError{Op: "read", Path: "/t.json", Err: syscall.EIO}, "filestore: read token file /t.json: input/output error"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			assert.Equal(t, tt.want, tt.err.Error())
 		})
 	}
-	assert.True(t, errors.Is(&FileAccessError{Err: syscall.EACCES}, fs.ErrPermission), "FileAccessError unwraps to the os error")
+	assert.True(t, errors.Is(&AccessError{Err: syscall.EACCES}, fs.ErrPermission), "AccessError unwraps to the os error")
 }
 
-// BenchmarkStoreLoad compares a FileStore Load, which reads and parses the
-// file, with a MemoryStore Load. A Transport loads only on first use and
+// BenchmarkStoreLoad compares a file Store's Load, which reads and parses
+// the file, with a MemoryStore Load. A Transport loads only on first use and
 // when its token is stale, so neither is on the per-request path.
 func BenchmarkStoreLoad(b *testing.B) {
 	stores := []struct {
 		name  string
-		store Store
+		store authtransport.Store
 	}{
-		{"FileStore", func() Store {
-			s, err := NewFileStore(filepath.Join(b.TempDir(), "token.json"))
+		{"FileStore", func() authtransport.Store {
+			s, err := New(filepath.Join(b.TempDir(), "token.json"))
 			require.NoError(b, err)
 			return s
 		}()},
-		{"MemoryStore", NewMemoryStore(nil)},
+		{"MemoryStore", authtransport.NewMemoryStore(nil)},
 	}
 	for _, st := range stores {
 		b.Run(st.name, func(b *testing.B) {
@@ -711,7 +718,7 @@ func BenchmarkStoreLoad(b *testing.B) {
 // BenchmarkFileStoreSave measures an atomic Save: check of the old file,
 // temporary file, two fsyncs, rename. It runs once per refresh.
 func BenchmarkFileStoreSave(b *testing.B) {
-	s, err := NewFileStore(filepath.Join(b.TempDir(), "token.json"))
+	s, err := New(filepath.Join(b.TempDir(), "token.json"))
 	require.NoError(b, err)
 	tok := testToken()
 	b.ReportAllocs()
@@ -724,7 +731,7 @@ func BenchmarkFileStoreSave(b *testing.B) {
 
 // BenchmarkFileStoreLock measures an uncontended Lock and unlock.
 func BenchmarkFileStoreLock(b *testing.B) {
-	s, err := NewFileStore(filepath.Join(b.TempDir(), "token.json"))
+	s, err := New(filepath.Join(b.TempDir(), "token.json"))
 	require.NoError(b, err)
 	b.ReportAllocs()
 	for b.Loop() {

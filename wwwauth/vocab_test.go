@@ -1,4 +1,4 @@
-package authtransport
+package wwwauth
 
 import (
 	"math"
@@ -127,7 +127,7 @@ func TestChallengeVocabularyRFCExamples(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cs, err := ParseChallenges(tt.field)
+			cs, err := Parse(tt.field)
 			require.NoError(t, err)
 			require.Len(t, cs, 1)
 			tt.check(t, cs[0])
@@ -188,7 +188,7 @@ func TestChallengeSpaceSeparatedLists(t *testing.T) {
 }
 
 func TestFirstChallenge(t *testing.T) {
-	cs, err := ParseChallenges(`Basic realm="b", bearer realm="first", Bearer realm="second"`)
+	cs, err := Parse(`Basic realm="b", bearer realm="first", Bearer realm="second"`)
 	require.NoError(t, err)
 	tests := []struct {
 		name      string
@@ -202,12 +202,12 @@ func TestFirstChallenge(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, ok := FirstChallenge(cs, tt.scheme)
+			c, ok := First(cs, tt.scheme)
 			assert.Equal(t, tt.wantOK, ok)
 			assert.Equal(t, tt.wantRealm, c.Realm())
 		})
 	}
-	_, ok := FirstChallenge(nil, SchemeBearer)
+	_, ok := First(nil, SchemeBearer)
 	assert.False(t, ok, "no challenges")
 }
 

@@ -1,4 +1,4 @@
-package authtransport
+package filestore
 
 import (
 	"bytes"
@@ -15,9 +15,11 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
+
+	"github.com/d5c4ca72/authtransport"
 )
 
-// fileFormatVersion is the version of the token file format that FileStore
+// fileFormatVersion is the version of the token file format that Store
 // reads and writes.
 const fileFormatVersion = 1
 
@@ -28,22 +30,22 @@ const (
 	// lockRetryDelay is how often Lock polls the file lock while another
 	// process holds it.
 	lockRetryDelay = 5 * time.Millisecond
-	// staleTempAge is the age after which NewFileStore removes a temporary
+	// staleTempAge is the age after which New removes a temporary
 	// file that a crashed writer left behind.
 	staleTempAge = time.Hour
 )
 
-// FileStore is a [LockingStore] that keeps one token in a JSON file, for
+// Store is a [authtransport.LockingStore] that keeps one token in a JSON file, for
 // command-line tools and other programs of which a user may run several
-// copies at once. Create one with [NewFileStore]; the zero value is not
-// usable. A FileStore is safe for concurrent use by multiple goroutines, and
+// copies at once. Create one with [New]; the zero value is not
+// usable. A Store is safe for concurrent use by multiple goroutines, and
 // several processes may use the same file at once.
 //
 // # File format and writes
 //
 // The file holds {"version":1,"token":{...}}, the token encoded with the JSON
-// field names of [Token]. It is created with mode 0600, and its directory
-// with mode 0700 when NewFileStore has to create it. Every Save is atomic: it
+// field names of [authtransport.Token]. It is created with mode 0600, and its directory
+// with mode 0700 when New has to create it. Every Save is atomic: it
 // writes a temporary file in the same directory, syncs it, renames it over the
 // token file and syncs the directory, so a crash or a full disk leaves either
 // the previous token or the new one, never a partial or empty file. Because
@@ -52,14 +54,14 @@ const (
 //
 // # Files it refuses
 //
-// Load never guesses. A missing file is [ErrNoToken]. A file that other users
+// Load never guesses. A missing file is [authtransport.ErrNoToken]. A file that other users
 // may read or write (any permission bit outside 0600) is refused with a
-// [*FileModeError], the way ssh refuses a private key with loose permissions,
+// [*ModeError], the way ssh refuses a private key with loose permissions,
 // since the token in it must be treated as exposed; saving a new token (for
 // example by logging in again) replaces it with a 0600 file. A file that is
-// empty or does not parse is a [*CorruptFileError], a file written by a newer
-// version of this package is a [*FileVersionError], and a file that cannot be
-// opened or read is a [*FileAccessError]. These checks do not apply on
+// empty or does not parse is a [*CorruptError], a file written by a newer
+// version of this package is a [*VersionError], and a file that cannot be
+// opened or read is a [*AccessError]. These checks do not apply on
 // Windows, where the permission bits do not describe who may read a file.
 //
 // A file that is not a token this version understands is never silently
@@ -74,18 +76,18 @@ const (
 // never removed. The lock spans processes (flock(2) on Unix, LockFileEx on
 // Windows); the operating system releases it when the holding process dies.
 // It also excludes the goroutines of one process from each other. A
-// [Transport] refreshes under this lock, so that a rotating refresh token is
+// [authtransport.Transport] refreshes under this lock, so that a rotating refresh token is
 // used once even when several processes find the token expired at the same
 // moment.
 //
 // # Caching
 //
-// FileStore itself does not cache: each Load reads the file. A [Transport]
+// Store itself does not cache: each Load reads the file. A [authtransport.Transport]
 // keeps its current token in memory and loads it on first use and when the
 // token is expired or rejected, so it picks up a token that another process
 // refreshed at that point at the latest, without touching the file on every
 // request.
-type FileStore struct {
+type Store struct {
 	path string
 	lock *flock.Flock
 	// sem is a semaphore of one, held by the goroutine that holds or waits
@@ -98,29 +100,29 @@ type FileStore struct {
 	afterWrite func(tmp string) error              // runs after the temporary file is synced, before the rename
 }
 
-var _ LockingStore = (*FileStore)(nil)
+var _ authtransport.LockingStore = (*Store)(nil)
 
-// NewFileStore returns a FileStore that keeps its token in the file at path.
-// The file need not exist. NewFileStore creates the file's directory with mode
+// New returns a Store that keeps its token in the file at path.
+// The file need not exist. New creates the file's directory with mode
 // 0700 when it is missing, and removes temporary files that a writer killed
 // more than an hour ago left behind. A relative path is made absolute, so a
 // later change of working directory does not move the store.
-func NewFileStore(path string) (*FileStore, error) {
+func New(path string) (*Store, error) {
 	if path == "" {
-		return nil, errors.New("authtransport: file store needs a path")
+		return nil, errors.New("filestore: file store needs a path")
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return nil, fmt.Errorf("authtransport: file store path: %w", err)
+		return nil, fmt.Errorf("filestore: file store path: %w", err)
 	}
 	if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
-		return nil, &FileAccessError{Op: "open", Path: abs, Err: errors.New("is a directory")}
+		return nil, &AccessError{Op: "open", Path: abs, Err: errors.New("is a directory")}
 	}
 	dir := filepath.Dir(abs)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, &FileAccessError{Op: "create directory", Path: dir, Err: unwrapPathError(err)}
+		return nil, &AccessError{Op: "create directory", Path: dir, Err: unwrapPathError(err)}
 	}
-	s := &FileStore{
+	s := &Store{
 		path: abs,
 		lock: flock.New(abs+".lock", flock.SetPermissions(0o600)),
 		sem:  make(chan struct{}, 1),
@@ -130,13 +132,13 @@ func NewFileStore(path string) (*FileStore, error) {
 }
 
 // Path returns the absolute path of the token file.
-func (s *FileStore) Path() string { return s.path }
+func (s *Store) Path() string { return s.path }
 
 // Load returns the token in the file. It returns an error wrapping
-// [ErrNoToken] when the file does not exist, and a [*FileModeError],
-// [*CorruptFileError], [*FileVersionError] or [*FileAccessError] when the
-// file exists but cannot be used; see [FileStore] for when each applies.
-func (s *FileStore) Load(ctx context.Context) (*Token, error) {
+// [authtransport.ErrNoToken] when the file does not exist, and a [*ModeError],
+// [*CorruptError], [*VersionError] or [*AccessError] when the
+// file exists but cannot be used; see [Store] for when each applies.
+func (s *Store) Load(ctx context.Context) (*authtransport.Token, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -145,7 +147,7 @@ func (s *FileStore) Load(ctx context.Context) (*Token, error) {
 		return nil, err
 	}
 	if looseMode(mode) {
-		return nil, &FileModeError{Path: s.path, Mode: mode.Perm()}
+		return nil, &ModeError{Path: s.path, Mode: mode.Perm()}
 	}
 	tok, ferr := decodeTokenFile(data)
 	if ferr != nil {
@@ -155,14 +157,14 @@ func (s *FileStore) Load(ctx context.Context) (*Token, error) {
 }
 
 // Save replaces the token in the file atomically. Save(ctx, nil) removes the
-// token file, after which Load returns [ErrNoToken]. If the existing file is
+// token file, after which Load returns [authtransport.ErrNoToken]. If the existing file is
 // not a token this version understands, Save first keeps a copy of it (see
-// [FileStore]); if it cannot read the existing file or keep the copy, it
+// [Store]); if it cannot read the existing file or keep the copy, it
 // returns an error and leaves the file as it was.
 //
 // Save does not take the lock; a caller that reads, refreshes and saves
 // holds it around all three.
-func (s *FileStore) Save(ctx context.Context, tok *Token) error {
+func (s *Store) Save(ctx context.Context, tok *authtransport.Token) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -176,7 +178,7 @@ func (s *FileStore) Save(ctx context.Context, tok *Token) error {
 	if err != nil {
 		// Only a Token with an unencodable time gets here; the message
 		// of a json error does not include the secrets.
-		return fmt.Errorf("authtransport: encode token: %w", err)
+		return fmt.Errorf("filestore: encode token: %w", err)
 	}
 	return s.writeAtomic(append(data, '\n'))
 }
@@ -184,25 +186,25 @@ func (s *FileStore) Save(ctx context.Context, tok *Token) error {
 // Lock blocks until the caller holds the store's lock or ctx ends; waiting
 // for another goroutine of this process and waiting for another process both
 // honour ctx, and an error from an ended ctx wraps ctx.Err(). A lock file
-// that cannot be opened gives a [*FileAccessError]. unlock releases the lock;
+// that cannot be opened gives a [*AccessError]. unlock releases the lock;
 // calling it more than once is harmless. The lock is held on the file <path>.lock and released by the
 // operating system if the process dies while holding it.
-func (s *FileStore) Lock(ctx context.Context) (unlock func(), err error) {
+func (s *Store) Lock(ctx context.Context) (unlock func(), err error) {
 	select {
 	case s.sem <- struct{}{}:
 	case <-ctx.Done():
-		return nil, fmt.Errorf("authtransport: waiting for token file lock: %w", ctx.Err())
+		return nil, fmt.Errorf("filestore: waiting for token file lock: %w", ctx.Err())
 	}
 	ok, err := s.lock.TryLockContext(ctx, lockRetryDelay)
 	if !ok || err != nil {
 		<-s.sem
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, fmt.Errorf("authtransport: waiting for token file lock: %w", ctxErr)
+			return nil, fmt.Errorf("filestore: waiting for token file lock: %w", ctxErr)
 		}
 		if err == nil {
 			err = errors.New("lock not acquired")
 		}
-		return nil, &FileAccessError{Op: "lock", Path: s.lock.Path(), Err: unwrapPathError(err)}
+		return nil, &AccessError{Op: "lock", Path: s.lock.Path(), Err: unwrapPathError(err)}
 	}
 	var once sync.Once
 	return func() {
@@ -218,8 +220,8 @@ func (s *FileStore) Lock(ctx context.Context) (unlock func(), err error) {
 
 // tokenFile is the JSON layout of a token file.
 type tokenFile struct {
-	Version int    `json:"version"`
-	Token   *Token `json:"token"`
+	Version int                  `json:"version"`
+	Token   *authtransport.Token `json:"token"`
 }
 
 // badFileError describes why a token file cannot be used, before it is turned
@@ -232,36 +234,36 @@ type badFileError struct {
 func (e *badFileError) Error() string { return e.reason }
 
 // read returns the contents and mode of the token file.
-func (s *FileStore) read() ([]byte, fs.FileMode, error) {
+func (s *Store) read() ([]byte, fs.FileMode, error) {
 	open := s.open
 	if open == nil {
-		open = os.Open
+		open = openNoBlock
 	}
 	f, err := open(s.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, 0, fmt.Errorf("authtransport: no token file at %s: %w", s.path, ErrNoToken)
+		return nil, 0, fmt.Errorf("filestore: no token file at %s: %w", s.path, authtransport.ErrNoToken)
 	}
 	if err != nil {
-		return nil, 0, &FileAccessError{Op: "open", Path: s.path, Err: unwrapPathError(err)}
+		return nil, 0, &AccessError{Op: "open", Path: s.path, Err: unwrapPathError(err)}
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, 0, &FileAccessError{Op: "stat", Path: s.path, Err: unwrapPathError(err)}
+		return nil, 0, &AccessError{Op: "stat", Path: s.path, Err: unwrapPathError(err)}
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, 0, &FileAccessError{Op: "open", Path: s.path, Err: errors.New("not a regular file")}
+		return nil, 0, &AccessError{Op: "open", Path: s.path, Err: errors.New("not a regular file")}
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxTokenFileSize+1))
 	if err != nil {
-		return nil, 0, &FileAccessError{Op: "read", Path: s.path, Err: unwrapPathError(err)}
+		return nil, 0, &AccessError{Op: "read", Path: s.path, Err: unwrapPathError(err)}
 	}
 	return data, fi.Mode(), nil
 }
 
 // decodeTokenFile parses a token file. Its errors describe the problem
 // without quoting the file, which holds secrets.
-func decodeTokenFile(data []byte) (*Token, *badFileError) {
+func decodeTokenFile(data []byte) (*authtransport.Token, *badFileError) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, &badFileError{reason: "file is empty"}
 	}
@@ -283,7 +285,7 @@ func decodeTokenFile(data []byte) (*Token, *badFileError) {
 	case len(head.Token) == 0 || string(head.Token) == "null":
 		return nil, &badFileError{reason: "no token"}
 	}
-	var tok Token
+	var tok authtransport.Token
 	if err := json.Unmarshal(head.Token, &tok); err != nil {
 		return nil, &badFileError{reason: describeJSONError(err)}
 	}
@@ -309,12 +311,12 @@ func describeJSONError(err error) string {
 
 // reportBadFile keeps a copy of a file that Load cannot use and returns the
 // error that names the file and the copy.
-func (s *FileStore) reportBadFile(data []byte, bad *badFileError) error {
+func (s *Store) reportBadFile(data []byte, bad *badFileError) error {
 	backup, backupErr := s.keepCopy(data)
 	if bad.version != 0 {
-		return &FileVersionError{Path: s.path, Version: bad.version, Backup: backup}
+		return &VersionError{Path: s.path, Version: bad.version, Backup: backup}
 	}
-	e := &CorruptFileError{Path: s.path, Reason: bad.reason, Backup: backup}
+	e := &CorruptError{Path: s.path, Reason: bad.reason, Backup: backup}
 	if backupErr != nil {
 		e.Reason += " (no copy kept: " + backupErr.Error() + ")"
 	}
@@ -324,9 +326,9 @@ func (s *FileStore) reportBadFile(data []byte, bad *badFileError) error {
 // keepBadFile keeps a copy of the current token file if it exists and is not
 // a token this version understands. It returns an error when the file exists
 // but cannot be read or copied, so that Save leaves it alone.
-func (s *FileStore) keepBadFile() error {
+func (s *Store) keepBadFile() error {
 	data, _, err := s.read()
-	if errors.Is(err, ErrNoToken) {
+	if errors.Is(err, authtransport.ErrNoToken) {
 		return nil
 	}
 	if err != nil {
@@ -336,7 +338,7 @@ func (s *FileStore) keepBadFile() error {
 		return nil
 	}
 	if _, err := s.keepCopy(data); err != nil {
-		return &FileAccessError{Op: "keep copy of", Path: s.path, Err: err}
+		return &AccessError{Op: "keep copy of", Path: s.path, Err: err}
 	}
 	return nil
 }
@@ -346,7 +348,7 @@ const corruptInfix = ".corrupt-"
 // keepCopy writes data next to the token file as <path>.corrupt-<time>-<random>
 // unless a copy with the same content is already there, and returns the
 // copy's path. An empty file has nothing worth keeping: it returns "".
-func (s *FileStore) keepCopy(data []byte) (string, error) {
+func (s *Store) keepCopy(data []byte) (string, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return "", nil
 	}
@@ -390,11 +392,11 @@ const tempInfix = ".tmp-"
 // writeAtomic replaces the token file with data: temporary file in the same
 // directory, fsync, rename, fsync of the directory. On failure before the
 // rename the old file is untouched and the temporary file is removed.
-func (s *FileStore) writeAtomic(data []byte) (err error) {
+func (s *Store) writeAtomic(data []byte) (err error) {
 	dir, base := filepath.Split(s.path)
 	f, err := os.CreateTemp(dir, base+tempInfix+"*")
 	if err != nil {
-		return &FileAccessError{Op: "write", Path: s.path, Err: unwrapPathError(err)}
+		return &AccessError{Op: "write", Path: s.path, Err: unwrapPathError(err)}
 	}
 	tmp := f.Name()
 	defer func() {
@@ -424,22 +426,22 @@ func (s *FileStore) writeAtomic(data []byte) (err error) {
 		err = os.Rename(tmp, s.path)
 	}
 	if err != nil {
-		return &FileAccessError{Op: "write", Path: s.path, Err: unwrapPathError(err)}
+		return &AccessError{Op: "write", Path: s.path, Err: unwrapPathError(err)}
 	}
 	if err := syncDir(dir); err != nil {
-		return &FileAccessError{Op: "sync directory of", Path: s.path, Err: unwrapPathError(err)}
+		return &AccessError{Op: "sync directory of", Path: s.path, Err: unwrapPathError(err)}
 	}
 	return nil
 }
 
 // remove deletes the token file, which is not an error when it is missing.
-func (s *FileStore) remove() error {
+func (s *Store) remove() error {
 	err := os.Remove(s.path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return &FileAccessError{Op: "remove", Path: s.path, Err: unwrapPathError(err)}
+		return &AccessError{Op: "remove", Path: s.path, Err: unwrapPathError(err)}
 	}
 	if err := syncDir(filepath.Dir(s.path)); err != nil {
-		return &FileAccessError{Op: "sync directory of", Path: s.path, Err: unwrapPathError(err)}
+		return &AccessError{Op: "sync directory of", Path: s.path, Err: unwrapPathError(err)}
 	}
 	return nil
 }
@@ -447,7 +449,7 @@ func (s *FileStore) remove() error {
 // removeStaleTemps removes temporary files of this store older than
 // staleTempAge: a writer killed between creating and renaming its temporary
 // file leaves it behind. Younger ones may belong to a Save in progress.
-func (s *FileStore) removeStaleTemps(now time.Time) {
+func (s *Store) removeStaleTemps(now time.Time) {
 	dir, base := filepath.Split(s.path)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -464,7 +466,7 @@ func (s *FileStore) removeStaleTemps(now time.Time) {
 }
 
 // unwrapPathError returns the cause of an [*fs.PathError] or
-// [*os.LinkError], whose path the FileStore errors already name.
+// [*os.LinkError], whose path the Store errors already name.
 func unwrapPathError(err error) error {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
@@ -477,10 +479,10 @@ func unwrapPathError(err error) error {
 	return err
 }
 
-// CorruptFileError is returned by [FileStore.Load] for a token file that is
+// CorruptError is returned by [Store.Load] for a token file that is
 // empty or cannot be parsed. The file is left in place; a copy of it is kept
 // at Backup before anything replaces it.
-type CorruptFileError struct {
+type CorruptError struct {
 	// Path is the token file.
 	Path string
 	// Reason says what is wrong, without quoting the file's contents.
@@ -491,19 +493,25 @@ type CorruptFileError struct {
 }
 
 // Error names the file, the problem and the copy, never the contents.
-func (e *CorruptFileError) Error() string {
-	msg := "authtransport: token file " + e.Path + " is corrupt: " + e.Reason
+func (e *CorruptError) Error() string {
+	msg := "filestore: token file " + e.Path + " is corrupt: " + e.Reason
 	if e.Backup != "" {
 		msg += " (copy kept at " + e.Backup + ")"
 	}
 	return msg
 }
 
-// FileVersionError is returned by [FileStore.Load] for a token file written
+// Is reports whether target is [authtransport.ErrNoToken]: the file holds
+// no token that can be used, and saving a new one replaces it. A
+// [authtransport.Transport] then treats the store as empty and shows this
+// error to the user when a login is needed.
+func (e *CorruptError) Is(target error) bool { return target == authtransport.ErrNoToken }
+
+// VersionError is returned by [Store.Load] for a token file written
 // in a format version that this package does not know, typically by a newer
 // version of it. A copy of the file is kept at Backup before anything
 // replaces it.
-type FileVersionError struct {
+type VersionError struct {
 	// Path is the token file.
 	Path string
 	// Version is the format version found in the file.
@@ -513,19 +521,25 @@ type FileVersionError struct {
 }
 
 // Error names the file and the version found in it.
-func (e *FileVersionError) Error() string {
-	msg := fmt.Sprintf("authtransport: token file %s has format version %d, this program reads version %d", e.Path, e.Version, fileFormatVersion)
+func (e *VersionError) Error() string {
+	msg := fmt.Sprintf("filestore: token file %s has format version %d, this program reads version %d", e.Path, e.Version, fileFormatVersion)
 	if e.Backup != "" {
 		msg += " (copy kept at " + e.Backup + ")"
 	}
 	return msg
 }
 
-// FileModeError is returned by [FileStore.Load] for a token file that users
+// Is reports whether target is [authtransport.ErrNoToken]: the file holds
+// no token that can be used, and saving a new one replaces it. A
+// [authtransport.Transport] then treats the store as empty and shows this
+// error to the user when a login is needed.
+func (e *VersionError) Is(target error) bool { return target == authtransport.ErrNoToken }
+
+// ModeError is returned by [Store.Load] for a token file that users
 // other than its owner may read or write. The token in it must be considered
 // exposed; the file is left as it is. Saving a new token replaces it with a
 // file of mode 0600.
-type FileModeError struct {
+type ModeError struct {
 	// Path is the token file.
 	Path string
 	// Mode is the file's permission bits.
@@ -533,15 +547,21 @@ type FileModeError struct {
 }
 
 // Error names the file and its mode, and says how to fix it.
-func (e *FileModeError) Error() string {
-	return fmt.Sprintf("authtransport: token file %s has mode %#o, refusing to use it: it must not be accessible by others (chmod 600 it, or log in again)", e.Path, uint32(e.Mode.Perm()))
+func (e *ModeError) Error() string {
+	return fmt.Sprintf("filestore: token file %s has mode %#o, refusing to use it: it must not be accessible by others (chmod 600 it, or log in again)", e.Path, uint32(e.Mode.Perm()))
 }
 
-// FileAccessError is returned by [FileStore] when the operating system does
+// Is reports whether target is [authtransport.ErrNoToken]: the file holds
+// no token that can be used, and saving a new one replaces it. A
+// [authtransport.Transport] then treats the store as empty and shows this
+// error to the user when a login is needed.
+func (e *ModeError) Is(target error) bool { return target == authtransport.ErrNoToken }
+
+// AccessError is returned by [Store] when the operating system does
 // not let it open, read, write or lock a file. It unwraps to the operating
 // system's error, so errors.Is(err, fs.ErrPermission) reports a file the
 // process may not read.
-type FileAccessError struct {
+type AccessError struct {
 	// Op is the operation that failed, such as "open", "read", "write" or
 	// "lock".
 	Op string
@@ -552,9 +572,9 @@ type FileAccessError struct {
 }
 
 // Error names the operation, the file and the cause.
-func (e *FileAccessError) Error() string {
-	return "authtransport: " + e.Op + " token file " + e.Path + ": " + e.Err.Error()
+func (e *AccessError) Error() string {
+	return "filestore: " + e.Op + " token file " + e.Path + ": " + e.Err.Error()
 }
 
 // Unwrap returns the cause.
-func (e *FileAccessError) Unwrap() error { return e.Err }
+func (e *AccessError) Unwrap() error { return e.Err }

@@ -1,4 +1,4 @@
-package authtransport
+package wwwauth
 
 import (
 	"strconv"
@@ -53,8 +53,8 @@ func (c Challenge) IsScheme(scheme string) bool {
 // String returns the challenge in a canonical form: the scheme, then either
 // the token68 or every parameter as name="value" (always a quoted-string,
 // with '"' and '\' escaped), separated by ", ". Parsing the result with
-// [ParseChallenges] gives back the same challenge. That holds for every
-// challenge ParseChallenges returns; a Challenge built by hand must have a
+// [Parse] gives back the same challenge. That holds for every
+// challenge Parse returns; a Challenge built by hand must have a
 // token scheme and names, a valid token68, and values without control
 // characters other than HTAB. When both Token68 and Params are set, only
 // Token68 is written.
@@ -90,19 +90,19 @@ func (c Challenge) String() string {
 	return b.String()
 }
 
-// ChallengeParseError is the error [ParseChallenges] returns when some part
+// ParseError is the error [Parse] returns when some part
 // of the field values is malformed. It lists every problem found; the
 // well-formed challenges around them are still returned.
-type ChallengeParseError struct {
+type ParseError struct {
 	// Problems holds at least one problem, in input order.
-	Problems []ChallengeProblem
+	Problems []Problem
 }
 
-// ChallengeProblem is one malformed part of the field values given to
-// [ParseChallenges].
-type ChallengeProblem struct {
+// Problem is one malformed part of the field values given to
+// [Parse].
+type Problem struct {
 	// Line is the index, counted from 0, of the field line (argument of
-	// ParseChallenges) in which the problem is.
+	// Parse) in which the problem is.
 	Line int
 	// Offset is the byte offset, counted from 0, of the problem in that line.
 	Offset int
@@ -116,13 +116,13 @@ type ChallengeProblem struct {
 
 // Error describes the first problem (its line counted from 1, as people
 // count) and how many others there are. It quotes no part of the input.
-func (e *ChallengeParseError) Error() string {
+func (e *ParseError) Error() string {
 	if len(e.Problems) == 0 {
-		return "authtransport: malformed challenge"
+		return "wwwauth: malformed challenge"
 	}
 	p := e.Problems[0]
 	var b strings.Builder
-	b.WriteString("authtransport: malformed challenge at field line ")
+	b.WriteString("wwwauth: malformed challenge at field line ")
 	b.WriteString(strconv.Itoa(p.Line + 1))
 	b.WriteString(", byte ")
 	b.WriteString(strconv.Itoa(p.Offset))
@@ -136,7 +136,7 @@ func (e *ChallengeParseError) Error() string {
 	return b.String()
 }
 
-// The reasons a ChallengeProblem gives.
+// The reasons a Problem gives.
 const (
 	reasonJunk            = "expected an auth-scheme or an auth-param"
 	reasonStrayParam      = "auth-param not inside a challenge that takes auth-params"
@@ -150,7 +150,7 @@ const (
 	reasonUnterminatedStr = "unterminated quoted-string"
 )
 
-// ParseChallenges parses the field lines of a WWW-Authenticate or
+// Parse parses the field lines of a WWW-Authenticate or
 // Proxy-Authenticate header (for example [net/http.Header.Values]) into
 // their challenges, following RFC 9110 §11.2–11.3 and the list rules of
 // §5.6: several lines mean the same as one line made by joining them with
@@ -158,7 +158,7 @@ const (
 //
 // Every well-formed challenge is returned, in order. A malformed part makes
 // the challenge it belongs to be dropped, is recorded in the returned
-// *[ChallengeParseError], and parsing goes on at the next challenge, so a
+// *[ParseError], and parsing goes on at the next challenge, so a
 // bad challenge does not hide a good one. When nothing is malformed the
 // error is nil. The result is nil when there are no challenges.
 //
@@ -168,7 +168,7 @@ const (
 // field line and no quoted-pair costs two allocations, the challenges and
 // their params. Work and memory are linear in the total length of
 // fieldValues, whatever the input.
-func ParseChallenges(fieldValues ...string) ([]Challenge, error) {
+func Parse(fieldValues ...string) ([]Challenge, error) {
 	if len(fieldValues) == 0 {
 		return nil, nil
 	}
@@ -182,7 +182,7 @@ func ParseChallenges(fieldValues ...string) ([]Challenge, error) {
 	p := challengeParser{lines: fieldValues, s: fieldValues[0], paramsCap: min(equals, maxParamsPrealloc)}
 	p.run()
 	if len(p.problems) > 0 {
-		return p.chals, &ChallengeParseError{Problems: p.problems}
+		return p.chals, &ParseError{Problems: p.problems}
 	}
 	return p.chals, nil
 }
@@ -226,7 +226,7 @@ type challengeParser struct {
 	takesParams bool                // whether cur had 1*SP and no token68: "name=" continues it
 	seen        map[string]struct{} // lower-cased param names of cur, once it has many
 
-	problems []ChallengeProblem
+	problems []Problem
 }
 
 // nextLine moves to the start of the next line, which reads as if the
@@ -522,7 +522,7 @@ func (p *challengeParser) closeChallenge() {
 // the open challenge, which is dropped; otherwise the open challenge is
 // kept. Then it skips to the next challenge.
 func (p *challengeParser) fail(line, off int, reason string, inside bool) {
-	prob := ChallengeProblem{Line: line, Offset: off, Reason: reason}
+	prob := Problem{Line: line, Offset: off, Reason: reason}
 	if inside && p.open {
 		prob.Scheme = p.cur.Scheme
 		p.params = p.params[:p.first]

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/d5c4ca72/authtransport/wwwauth"
 )
 
 func TestReadVerdict(t *testing.T) {
@@ -39,12 +41,12 @@ func TestReadVerdict(t *testing.T) {
 				h.Add("WWW-Authenticate", c)
 			}
 			if tc.nonce != "" {
-				h.Set(HeaderDPoPNonce, tc.nonce)
+				h.Set(wwwauth.HeaderDPoPNonce, tc.nonce)
 			}
 			v := readVerdict(&http.Response{StatusCode: tc.status, Header: h})
 			assert.Equal(t, tc.action, v.action, "action")
 			if tc.action == actionLogin {
-				e := v.loginError()
+				e := v.loginError(v.reason, nil)
 				assert.Equal(t, tc.reason, e.Reason)
 				assert.Equal(t, tc.status, e.StatusCode)
 			}
@@ -55,11 +57,12 @@ func TestReadVerdict(t *testing.T) {
 func TestLoginErrorCarriesWhatTheServerAskedFor(t *testing.T) {
 	h := http.Header{}
 	h.Add("WWW-Authenticate", `Bearer error="insufficient_user_authentication", acr_values="urn:mfa urn:hwk", max_age=120, resource_metadata="https://api.example/.well-known/oauth-protected-resource"`)
-	e := readVerdict(&http.Response{StatusCode: 401, Header: h}).loginError()
-	assert.Equal(t, []string{"urn:mfa", "urn:hwk"}, e.ACRValues)
-	assert.True(t, e.HasMaxAge)
-	assert.Equal(t, 2*time.Minute, e.MaxAge)
-	assert.Equal(t, "https://api.example/.well-known/oauth-protected-resource", e.ResourceMetadata)
+	e := readVerdict(&http.Response{StatusCode: 401, Header: h}).loginError(ReasonStepUp, nil)
+	assert.Equal(t, []string{"urn:mfa", "urn:hwk"}, e.Challenge.ACRValues())
+	maxAge, ok := e.Challenge.MaxAge()
+	assert.True(t, ok)
+	assert.Equal(t, 2*time.Minute, maxAge)
+	assert.Equal(t, "https://api.example/.well-known/oauth-protected-resource", e.Challenge.ResourceMetadata())
 	assert.Len(t, e.Challenges, 1)
 }
 

@@ -1,4 +1,4 @@
-package authtransport
+package wwwauth
 
 import (
 	"errors"
@@ -6,9 +6,9 @@ import (
 	"testing"
 )
 
-// FuzzParseChallenges checks properties of ParseChallenges on arbitrary
+// FuzzParse checks properties of Parse on arbitrary
 // input, read as field lines separated by "\n":
-//   - it never panics, and a reported error is a *ChallengeParseError whose
+//   - it never panics, and a reported error is a *ParseError whose
 //     problems point inside the input;
 //   - every challenge is well-formed (token scheme and names, no repeated
 //     name, not both token68 and params);
@@ -19,7 +19,7 @@ import (
 //
 // Linear work is argued on challengeParser and exercised by
 // TestParseChallengesLinearWork on megabyte inputs.
-func FuzzParseChallenges(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	for _, seed := range []string{
 		// RFC 9110 §11.6.1, split over two field lines as in the RFC.
 		"Basic realm=\"simple\", Newauth realm=\"apps\",\ntype=1, title=\"Login to \\\"apps\\\"\"",
@@ -55,13 +55,13 @@ func FuzzParseChallenges(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in string) {
 		lines := strings.Split(in, "\n")
-		got, err := ParseChallenges(lines...)
+		got, err := Parse(lines...)
 		checkParseError(t, lines, err)
 		for _, c := range got {
 			checkWellFormed(t, c)
 		}
 
-		joined, jerr := ParseChallenges(strings.Join(lines, ", "))
+		joined, jerr := Parse(strings.Join(lines, ", "))
 		if !equalChallenges(got, joined) {
 			t.Fatalf("lines %q give %q, joined give %q", lines, got, joined)
 		}
@@ -78,14 +78,14 @@ func FuzzParseChallenges(f *testing.F) {
 		canon := make([]string, len(got))
 		for k, c := range got {
 			canon[k] = c.String()
-			back, err := ParseChallenges(canon[k])
+			back, err := Parse(canon[k])
 			if err != nil || len(back) != 1 || !equalChallenge(back[0], c) {
 				t.Fatalf("challenge %#v: String() = %q parses back to %#v, %v", c, canon[k], back, err)
 			}
 		}
 		if len(got) > 0 {
 			all := strings.Join(canon, ", ")
-			back, err := ParseChallenges(all)
+			back, err := Parse(all)
 			if err != nil || !equalChallenges(back, got) {
 				t.Fatalf("challenges %q joined canonically as %q parse back to %q, %v", got, all, back, err)
 			}
@@ -93,29 +93,29 @@ func FuzzParseChallenges(f *testing.F) {
 	})
 }
 
-func problemsOf(err error) []ChallengeProblem {
-	var pe *ChallengeParseError
+func problemsOf(err error) []Problem {
+	var pe *ParseError
 	if errors.As(err, &pe) {
 		return pe.Problems
 	}
 	return nil
 }
 
-// checkParseError checks that err is nil or a *ChallengeParseError whose
+// checkParseError checks that err is nil or a *ParseError whose
 // problems point into lines, in order.
 func checkParseError(t *testing.T, lines []string, err error) {
 	t.Helper()
 	if err == nil {
 		return
 	}
-	var pe *ChallengeParseError
+	var pe *ParseError
 	if !errors.As(err, &pe) {
-		t.Fatalf("error %v (%T) is not a *ChallengeParseError", err, err)
+		t.Fatalf("error %v (%T) is not a *ParseError", err, err)
 	}
 	if len(pe.Problems) == 0 {
 		t.Fatalf("error %v has no problems", err)
 	}
-	if !strings.HasPrefix(err.Error(), "authtransport: ") {
+	if !strings.HasPrefix(err.Error(), "wwwauth: ") {
 		t.Fatalf("error message %q lacks the package prefix", err.Error())
 	}
 	prevLine := 0

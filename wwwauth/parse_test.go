@@ -1,4 +1,4 @@
-package authtransport
+package wwwauth
 
 import (
 	"encoding/json"
@@ -30,8 +30,8 @@ func t68(scheme, token68 string) Challenge {
 }
 
 // prob builds an expected problem.
-func prob(line, off int, scheme, reason string) ChallengeProblem {
-	return ChallengeProblem{Line: line, Offset: off, Scheme: scheme, Reason: reason}
+func prob(line, off int, scheme, reason string) Problem {
+	return Problem{Line: line, Offset: off, Scheme: scheme, Reason: reason}
 }
 
 func TestParseChallenges(t *testing.T) {
@@ -39,7 +39,7 @@ func TestParseChallenges(t *testing.T) {
 		name     string
 		lines    []string
 		want     []Challenge
-		problems []ChallengeProblem
+		problems []Problem
 	}{
 		// Examples from the RFCs.
 		{
@@ -212,13 +212,13 @@ func TestParseChallenges(t *testing.T) {
 			name:     "repeated param drops its challenge only",
 			lines:    []string{`Basic realm="a", REALM="b", Bearer error="invalid_token"`},
 			want:     []Challenge{ch("Bearer", "error", "invalid_token")},
-			problems: []ChallengeProblem{prob(0, 17, "Basic", reasonDuplicate)},
+			problems: []Problem{prob(0, 17, "Basic", reasonDuplicate)},
 		},
 		{
 			name:     "repeated param among many, in another case",
 			lines:    []string{`Foo a=1, b=2, c=3, d=4, e=5, f=6, g=7, H=8, i=9, j=10, h=11, Bearer`},
 			want:     []Challenge{ch("Bearer")},
-			problems: []ChallengeProblem{prob(0, 55, "Foo", reasonDuplicate)},
+			problems: []Problem{prob(0, 55, "Foo", reasonDuplicate)},
 		},
 		{
 			name:  "many params without repeats",
@@ -231,48 +231,48 @@ func TestParseChallenges(t *testing.T) {
 		{
 			name:     "repeated param across lines",
 			lines:    []string{`Bearer realm="a"`, `realm="b"`},
-			problems: []ChallengeProblem{prob(1, 0, "Bearer", reasonDuplicate)},
+			problems: []Problem{prob(1, 0, "Bearer", reasonDuplicate)},
 		},
 		{
 			name:     "stray quote does not hide Bearer",
 			lines:    []string{`Foo x"y, Bearer realm="z"`},
 			want:     []Challenge{ch("Bearer", "realm", "z")},
-			problems: []ChallengeProblem{prob(0, 5, "Foo", reasonWantEquals)},
+			problems: []Problem{prob(0, 5, "Foo", reasonWantEquals)},
 		},
 		{
 			name:     "missing comma between params",
 			lines:    []string{`Newauth realm="a" type=1, Bearer`},
 			want:     []Challenge{ch("Bearer")},
-			problems: []ChallengeProblem{prob(0, 18, "Newauth", reasonWantComma)},
+			problems: []Problem{prob(0, 18, "Newauth", reasonWantComma)},
 		},
 		{
 			name:     "params of a broken challenge are skipped with it",
 			lines:    []string{`Newauth realm="a" junk, title="x, Bearer", b=c, Bearer error="invalid_token"`},
 			want:     []Challenge{ch("Bearer", "error", "invalid_token")},
-			problems: []ChallengeProblem{prob(0, 18, "Newauth", reasonWantComma)},
+			problems: []Problem{prob(0, 18, "Newauth", reasonWantComma)},
 		},
 		{
 			name:     "unterminated quoted-string",
 			lines:    []string{`Bearer, Basic realm="basic`},
 			want:     []Challenge{ch("Bearer")},
-			problems: []ChallengeProblem{prob(0, 20, "Basic", reasonUnterminatedStr)},
+			problems: []Problem{prob(0, 20, "Basic", reasonUnterminatedStr)},
 		},
 		{
 			name:     "control character in a quoted-string",
 			lines:    []string{"Basic realm=\"a\x01b\", Bearer, Foo a=\"\\\x7f\""},
 			want:     []Challenge{ch("Bearer")},
-			problems: []ChallengeProblem{prob(0, 14, "Basic", reasonBadQuotedChar), prob(0, 35, "Foo", reasonBadQuotedChar)},
+			problems: []Problem{prob(0, 14, "Basic", reasonBadQuotedChar), prob(0, 35, "Foo", reasonBadQuotedChar)},
 		},
 		{
 			name:     "backslash in a token value",
 			lines:    []string{`Basic realm=\f\o\o, Bearer`},
 			want:     []Challenge{ch("Bearer")},
-			problems: []ChallengeProblem{prob(0, 12, "Basic", reasonWantValue)},
+			problems: []Problem{prob(0, 12, "Basic", reasonWantValue)},
 		},
 		{
 			name:     "missing value",
 			lines:    []string{`Basic a=b, c=, Bearer a=b, realm=`},
-			problems: []ChallengeProblem{prob(0, 13, "Basic", reasonWantValue), prob(0, 33, "Bearer", reasonWantValue)},
+			problems: []Problem{prob(0, 13, "Basic", reasonWantValue), prob(0, 33, "Bearer", reasonWantValue)},
 		},
 		{
 			name:  "name= alone is a token68",
@@ -283,89 +283,89 @@ func TestParseChallenges(t *testing.T) {
 			name:     "no space after the scheme",
 			lines:    []string{`Basic"x", Bearer`},
 			want:     []Challenge{ch("Bearer")},
-			problems: []ChallengeProblem{prob(0, 5, "Basic", reasonNoSpace)},
+			problems: []Problem{prob(0, 5, "Basic", reasonNoSpace)},
 		},
 		{
 			name:     "tab instead of a space after the scheme",
 			lines:    []string{"Basic\trealm=\"x\", Bearer"},
 			want:     []Challenge{ch("Bearer")},
-			problems: []ChallengeProblem{prob(0, 5, "Basic", reasonNoSpace)},
+			problems: []Problem{prob(0, 5, "Basic", reasonNoSpace)},
 		},
 		{
 			name:     "tab before a comma ends a challenge without params",
 			lines:    []string{"Basic\t, realm=x"},
 			want:     []Challenge{ch("Basic")},
-			problems: []ChallengeProblem{prob(0, 8, "", reasonStrayParam)},
+			problems: []Problem{prob(0, 8, "", reasonStrayParam)},
 		},
 		{
 			name:     "param after a challenge without a space",
 			lines:    []string{`Basic, realm="foo", Bearer`},
 			want:     []Challenge{ch("Basic"), ch("Bearer")},
-			problems: []ChallengeProblem{prob(0, 7, "", reasonStrayParam)},
+			problems: []Problem{prob(0, 7, "", reasonStrayParam)},
 		},
 		{
 			name:     "param after a token68",
 			lines:    []string{`Basic abc=, realm="x"`},
 			want:     []Challenge{t68("Basic", "abc=")},
-			problems: []ChallengeProblem{prob(0, 12, "", reasonStrayParam)},
+			problems: []Problem{prob(0, 12, "", reasonStrayParam)},
 		},
 		{
 			name:     "param before any challenge",
 			lines:    []string{`realm="x", a=b, Bearer`},
 			want:     []Challenge{ch("Bearer")},
-			problems: []ChallengeProblem{prob(0, 0, "", reasonStrayParam)},
+			problems: []Problem{prob(0, 0, "", reasonStrayParam)},
 		},
 		{
 			name:     "junk element inside a param list",
 			lines:    []string{`Bearer realm="x", "junk", error="y", Basic`},
 			want:     []Challenge{ch("Basic")},
-			problems: []ChallengeProblem{prob(0, 18, "Bearer", reasonJunk)},
+			problems: []Problem{prob(0, 18, "Bearer", reasonJunk)},
 		},
 		{
 			name:     "junk element after a complete challenge",
 			lines:    []string{`Basic, (junk), Bearer`},
 			want:     []Challenge{ch("Basic"), ch("Bearer")},
-			problems: []ChallengeProblem{prob(0, 7, "", reasonJunk)},
+			problems: []Problem{prob(0, 7, "", reasonJunk)},
 		},
 		{
 			name:     "neither token68 nor param",
 			lines:    []string{`Foo (x, Foo a==b, Foo abc =, Bar`},
 			want:     []Challenge{ch("Bar")},
-			problems: []ChallengeProblem{prob(0, 4, "Foo", reasonWantParam), prob(0, 14, "Foo", reasonWantValue), prob(0, 27, "Foo", reasonWantValue)},
+			problems: []Problem{prob(0, 4, "Foo", reasonWantParam), prob(0, 14, "Foo", reasonWantValue), prob(0, 27, "Foo", reasonWantValue)},
 		},
 		{
 			name:     "a scheme followed by BWS and = is a param",
 			lines:    []string{`Foo =x, Bar`},
 			want:     []Challenge{ch("Bar")},
-			problems: []ChallengeProblem{prob(0, 0, "", reasonStrayParam)},
+			problems: []Problem{prob(0, 0, "", reasonStrayParam)},
 		},
 		{
 			name:     "non-ASCII in a token",
 			lines:    []string{"B\xc3\xa9arer realm=x, Bearer"},
 			want:     []Challenge{ch("Bearer")},
-			problems: []ChallengeProblem{prob(0, 1, "B", reasonNoSpace)},
+			problems: []Problem{prob(0, 1, "B", reasonNoSpace)},
 		},
 		{
 			name:     "problem on a later line",
 			lines:    []string{`Bearer realm="x"`, `Basic realm="y" z`},
 			want:     []Challenge{ch("Bearer", "realm", "x")},
-			problems: []ChallengeProblem{prob(1, 16, "Basic", reasonWantComma)},
+			problems: []Problem{prob(1, 16, "Basic", reasonWantComma)},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseChallenges(tt.lines...)
+			got, err := Parse(tt.lines...)
 			assert.Equal(t, tt.want, got, "challenges of %q", tt.lines)
 			if tt.problems == nil {
 				assert.NoError(t, err, "parsing %q", tt.lines)
 				return
 			}
-			var pe *ChallengeParseError
+			var pe *ParseError
 			require.ErrorAs(t, err, &pe, "parsing %q", tt.lines)
 			assert.Equal(t, tt.problems, pe.Problems, "problems in %q", tt.lines)
 
 			if len(tt.lines) > 1 {
-				joined, jerr := ParseChallenges(strings.Join(tt.lines, ", "))
+				joined, jerr := Parse(strings.Join(tt.lines, ", "))
 				assert.Equal(t, got, joined, "the same challenges when the lines are joined")
 				assert.Equal(t, err == nil, jerr == nil, "the same verdict when the lines are joined")
 			}
@@ -378,7 +378,7 @@ func TestParseChallengesHeaderValues(t *testing.T) {
 	h.Add("WWW-Authenticate", `Bearer realm="api"`)
 	h.Add("WWW-Authenticate", `error="invalid_token"`)
 	h.Add("WWW-Authenticate", `DPoP algs="ES256"`)
-	got, err := ParseChallenges(h.Values("WWW-Authenticate")...)
+	got, err := Parse(h.Values("WWW-Authenticate")...)
 	require.NoError(t, err)
 	assert.Equal(t, []Challenge{
 		ch("Bearer", "realm", "api", "error", "invalid_token"),
@@ -434,7 +434,7 @@ func TestChallengeString(t *testing.T) {
 			if tt.c.Token68 != "" && tt.c.Params != nil {
 				return
 			}
-			back, err := ParseChallenges(tt.c.String())
+			back, err := Parse(tt.c.String())
 			require.NoError(t, err)
 			assert.Equal(t, []Challenge{tt.c}, back, "String() parses back")
 		})
@@ -443,30 +443,30 @@ func TestChallengeString(t *testing.T) {
 
 func TestChallengeParseErrorMessage(t *testing.T) {
 	secret := "c2VjcmV0LXRva2Vu"
-	_, err := ParseChallenges(`Bearer realm="`+secret+`" x`, `Basic `+secret+`, y=`+secret)
+	_, err := Parse(`Bearer realm="`+secret+`" x`, `Basic `+secret+`, y=`+secret)
 	require.Error(t, err)
-	assert.Equal(t, `authtransport: malformed challenge at field line 1, byte 32: expected "," after the auth-param (and 1 more)`, err.Error())
+	assert.Equal(t, `wwwauth: malformed challenge at field line 1, byte 32: expected "," after the auth-param (and 1 more)`, err.Error())
 	assert.NotContains(t, err.Error(), secret, "the message quotes no input")
 
-	one := &ChallengeParseError{Problems: []ChallengeProblem{prob(2, 7, "Basic", reasonDuplicate)}}
-	assert.Equal(t, "authtransport: malformed challenge at field line 3, byte 7: auth-param name repeated in one challenge", one.Error())
-	assert.Equal(t, "authtransport: malformed challenge", (&ChallengeParseError{}).Error())
+	one := &ParseError{Problems: []Problem{prob(2, 7, "Basic", reasonDuplicate)}}
+	assert.Equal(t, "wwwauth: malformed challenge at field line 3, byte 7: auth-param name repeated in one challenge", one.Error())
+	assert.Equal(t, "wwwauth: malformed challenge", (&ParseError{}).Error())
 
 	wrapped := fmt.Errorf("calling the API: %w", err)
-	var pe *ChallengeParseError
+	var pe *ParseError
 	require.True(t, errors.As(wrapped, &pe))
 	assert.Len(t, pe.Problems, 2)
 }
 
 func TestParseChallengesReturnsNilError(t *testing.T) {
-	// A nil *ChallengeParseError in an error interface would not be nil.
-	_, err := ParseChallenges(`Bearer`)
+	// A nil *ParseError in an error interface would not be nil.
+	_, err := Parse(`Bearer`)
 	assert.True(t, err == nil, "error is a true nil, got %#v", err)
 }
 
 func TestParseChallengesZeroCopy(t *testing.T) {
 	in := `Bearer realm="example", error="invalid_token", error_description="The access token expired", Basic dXNlcg==`
-	got, err := ParseChallenges(in)
+	got, err := Parse(in)
 	require.NoError(t, err)
 	require.Len(t, got, 2)
 	within := func(s string) bool {
@@ -484,7 +484,7 @@ func TestParseChallengesZeroCopy(t *testing.T) {
 
 func TestParseChallengesParamsCapped(t *testing.T) {
 	// Appending to one challenge's params must not overwrite the next's.
-	got, err := ParseChallenges(`A a=1, B b=2`)
+	got, err := Parse(`A a=1, B b=2`)
 	require.NoError(t, err)
 	require.Len(t, got, 2)
 	_ = append(got[0].Params, Param{Name: "x", Value: "y"})
@@ -511,7 +511,7 @@ func TestParseChallengesAllocs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			n := testing.AllocsPerRun(100, func() {
-				_, _ = ParseChallenges(tt.lines...)
+				_, _ = Parse(tt.lines...)
 			})
 			assert.LessOrEqual(t, n, tt.max, "allocations per parse")
 		})
@@ -556,10 +556,10 @@ func TestParseChallengesLinearWork(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, _ := ParseChallenges(tt.in)
+			got, _ := Parse(tt.in)
 			assert.Equal(t, tt.challenges, len(got), "number of challenges")
 			lines := strings.Split(tt.in, ",")
-			gotLines, _ := ParseChallenges(lines...)
+			gotLines, _ := Parse(lines...)
 			assert.Equal(t, len(got), len(gotLines), "the same when split into lines at each comma")
 		})
 	}
@@ -584,7 +584,7 @@ func loadBenchHeaders(tb testing.TB) []benchHeader {
 	return hs
 }
 
-func BenchmarkParseChallenges(b *testing.B) {
+func BenchmarkParse(b *testing.B) {
 	for _, bh := range loadBenchHeaders(b) {
 		b.Run(bh.Name, func(b *testing.B) {
 			n := 0
@@ -594,7 +594,7 @@ func BenchmarkParseChallenges(b *testing.B) {
 			b.SetBytes(int64(n))
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := ParseChallenges(bh.Lines...); err != nil {
+				if _, err := Parse(bh.Lines...); err != nil {
 					b.Fatal(err)
 				}
 			}

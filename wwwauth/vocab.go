@@ -1,4 +1,4 @@
-package authtransport
+package wwwauth
 
 import (
 	"math"
@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Authentication schemes the [Transport] knows, as registered (compare them
+// Authentication schemes, as registered (compare them
 // with [Challenge.IsScheme]).
 const (
 	// SchemeBearer is the OAuth 2.0 bearer token scheme (RFC 6750).
@@ -57,9 +57,9 @@ const (
 	paramCharset          = "charset"
 )
 
-// FirstChallenge returns the first of challenges whose scheme is scheme,
+// First returns the first of challenges whose scheme is scheme,
 // compared case-insensitively, and whether there is one.
-func FirstChallenge(challenges []Challenge, scheme string) (Challenge, bool) {
+func First(challenges []Challenge, scheme string) (Challenge, bool) {
 	for _, c := range challenges {
 		if c.IsScheme(scheme) {
 			return c, true

@@ -1,4 +1,4 @@
-package authtransport_test
+package filestore_test
 
 import (
 	"context"
@@ -11,12 +11,13 @@ import (
 
 	"github.com/d5c4ca72/authtransport"
 	"github.com/d5c4ca72/authtransport/authtest"
+	"github.com/d5c4ca72/authtransport/filestore"
 )
 
-// A command-line tool keeps its token in a FileStore, so that every copy of
+// A command-line tool keeps its token in a Store, so that every copy of
 // the tool the user runs shares one login, and copies that find the token
 // expired at the same moment refresh it once between them.
-func ExampleFileStore() {
+func ExampleNew() {
 	srv := authtest.NewServer() // stands in for the real authorization server and API
 	defer srv.Close()
 	dir, err := os.MkdirTemp("", "example")
@@ -26,7 +27,7 @@ func ExampleFileStore() {
 	defer os.RemoveAll(dir)
 
 	// A real tool would use filepath.Join(os.UserConfigDir(), "mytool", "token.json").
-	store, err := authtransport.NewFileStore(filepath.Join(dir, "mytool", "token.json"))
+	store, err := filestore.New(filepath.Join(dir, "mytool", "token.json"))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -58,32 +59,33 @@ func ExampleFileStore() {
 	// Output: 200 OK
 }
 
-// Load tells a missing login apart from a token file it must not use.
-func ExampleFileStore_Load() {
+// Load tells a missing login apart from a token file it must not use; both
+// match authtransport.ErrNoToken, so test for the file's problems first.
+func ExampleStore_Load() {
 	dir, err := os.MkdirTemp("", "example")
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "token.json")
-	store, err := authtransport.NewFileStore(path)
+	store, err := filestore.New(path)
 	if err != nil {
 		log.Fatal(err)
 	}
 
 	describe := func() {
 		_, err := store.Load(context.Background())
-		var corrupt *authtransport.CorruptFileError
-		var mode *authtransport.FileModeError
+		var corrupt *filestore.CorruptError
+		var mode *filestore.ModeError
 		switch {
 		case err == nil:
 			fmt.Println("logged in")
-		case errors.Is(err, authtransport.ErrNoToken):
-			fmt.Println("not logged in")
 		case errors.As(err, &corrupt):
 			fmt.Printf("corrupt: %s; copy kept: %v\n", corrupt.Reason, corrupt.Backup != "")
 		case errors.As(err, &mode):
 			fmt.Printf("refused: mode %#o\n", uint32(mode.Mode))
+		case errors.Is(err, authtransport.ErrNoToken):
+			fmt.Println("not logged in")
 		default:
 			fmt.Println(err)
 		}

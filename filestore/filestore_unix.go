@@ -1,6 +1,6 @@
 //go:build unix
 
-package authtransport
+package filestore
 
 import (
 	"errors"
@@ -31,4 +31,12 @@ func syncDir(dir string) error {
 // read or write it.
 func looseMode(mode fs.FileMode) bool {
 	return mode.Perm()&0o077 != 0
+}
+
+// openNoBlock opens name for reading without blocking: opening a FIFO for
+// reading would otherwise wait for a writer, forever, while the caller's
+// context passes. Reads of a regular file are not affected by O_NONBLOCK;
+// read checks that the file is one.
+func openNoBlock(name string) (*os.File, error) {
+	return os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 }

@@ -1,0 +1,455 @@
+package authtransport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// flight is one run of the shared work that replaces the current token: a
+// single flight, which every caller needing a token joins. It runs on its
+// own goroutine, detached from any caller's context, and ends within its
+// budget (see Transport.RefreshTimeout).
+type flight struct {
+	kind flightKind
+	done chan struct{} // closed when the flight has landed
+}
+
+// trouble is the state the Transport keeps only while something went wrong,
+// so that an idle Transport that never failed carries none of it.
+type trouble struct {
+	store    backoff // failures to lock or read the store in a row
+	storeErr error   // what callers get while store is pending
+	early    backoff // refreshes that rejections asked for
+}
+
+// ask is what a caller brings to obtain.
+type ask struct {
+	seen     *Token // the token its request carried, if it was rejected
+	rejected bool
+	badProof bool
+}
+
+// maxRounds bounds how many flights one caller waits for: the token of a
+// flight may be rejected by another request before this caller uses it.
+const maxRounds = 3
+
+// obtain returns a generation that a request may carry, deciding with
+// decide and running or joining the flight that obtains one when the
+// current one will not do. respond reports that the caller should return
+// the resource's response as it is (see decide).
+func (t *Transport) obtain(ctx context.Context, a ask) (g *gen, respond bool, err error) {
+	var bound *time.Timer
+	defer func() {
+		if bound != nil {
+			bound.Stop()
+		}
+	}()
+	for round := 0; ; round++ {
+		now := time.Now()
+		t.mu.Lock()
+		s := t.situationLocked(a, round > 0, now)
+		p := decide(s, now)
+		if p.mark {
+			t.markRejectedLocked(a.seen)
+		}
+		var f *flight
+		switch p.step {
+		case stepUse, stepAhead:
+			g = t.cur.Load()
+			if p.step == stepAhead {
+				t.launchLocked(ctx, flightAhead)
+			}
+			t.mu.Unlock()
+			return g, false, nil
+		case stepFail:
+			err = t.pendingErrLocked(now)
+			t.mu.Unlock()
+			return nil, false, err
+		case stepRespond:
+			t.mu.Unlock()
+			return nil, true, nil
+		case stepJoin:
+			f = t.flight.Load()
+		case stepCheck:
+			f = t.launchLocked(ctx, flightCheck)
+		case stepRefresh:
+			if a.rejected && round == 0 {
+				tr := t.troubleLocked()
+				tr.early = tr.early.next(now, earlySchedule, 0)
+			}
+			f = t.launchLocked(ctx, flightRefresh)
+		}
+		t.mu.Unlock()
+		if round == maxRounds {
+			return nil, false, &RefreshError{Err: errors.New("each new token was rejected before it could be used")}
+		}
+		if bound == nil {
+			bound = time.NewTimer(t.waitBound())
+		}
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, false, ctx.Err()
+		case <-bound.C:
+			return nil, false, &RefreshError{Err: fmt.Errorf("gave up waiting for the token refresh: %w", context.DeadlineExceeded)}
+		}
+		// The flight's outcome is in the state now: take it.
+		a = ask{}
+	}
+}
+
+// waitBound is how long a caller waits for flights at most, should a
+// Refresher or Store ignore its context: the lock wait, the refresh and the
+// save, each bounded by the refresh timeout, without overflowing for a huge
+// one.
+func (t *Transport) waitBound() time.Duration {
+	return min(t.refreshTimeout(), (math.MaxInt64-time.Second)/3)*3 + time.Second
+}
+
+// situationLocked gathers what decide looks at.
+func (t *Transport) situationLocked(a ask, waited bool, now time.Time) situation {
+	s := situation{
+		cur:      t.cur.Load(),
+		flying:   t.flight.Load() != nil,
+		seen:     a.seen,
+		rejected: a.rejected,
+		badProof: a.badProof,
+		waited:   waited,
+	}
+	if tr := t.trouble; tr != nil {
+		s.early = tr.early
+		if tr.store.pending(now) {
+			s.storeFail = &failure{err: tr.storeErr, run: tr.store}
+		}
+	}
+	return s
+}
+
+// pendingErrLocked returns the error of the failure decide found pending:
+// the store's, else the current generation's.
+func (t *Transport) pendingErrLocked(now time.Time) error {
+	if tr := t.trouble; tr != nil && tr.store.pending(now) {
+		return tr.storeErr
+	}
+	return t.cur.Load().fail.err
+}
+
+func (t *Transport) troubleLocked() *trouble {
+	if t.trouble == nil {
+		t.trouble = new(trouble)
+	}
+	return t.trouble
+}
+
+// markRejectedLocked withdraws the current generation, whose token a
+// resource server rejected: from now on no request carries it.
+func (t *Transport) markRejectedLocked(tok *Token) {
+	if cur := t.cur.Load(); cur != nil && sameToken(cur.tok, tok) && !cur.rejected {
+		g := *cur
+		g.rejected = true
+		t.cur.Store(&g)
+	}
+}
+
+// markProofRefused records that a fresh DPoP proof with tok, just
+// obtained, was refused: the next refusal of it is answered with the
+// response instead of another refresh.
+func (t *Transport) markProofRefused(tok *Token) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if cur := t.cur.Load(); cur != nil && sameToken(cur.tok, tok) && !cur.proofRefused {
+		g := *cur
+		g.proofRefused = true
+		t.cur.Store(&g)
+	}
+}
+
+// launchLocked starts a flight of kind for a caller with ctx. The flight
+// keeps ctx's values (an oauth2.HTTPClient, a trace) but not its
+// cancellation: it serves every caller.
+func (t *Transport) launchLocked(ctx context.Context, kind flightKind) *flight {
+	f := &flight{kind: kind, done: make(chan struct{})}
+	t.flight.Store(f)
+	go t.fly(context.WithoutCancel(ctx), f)
+	return f
+}
+
+// fly is a flight's work. It rereads the store without its lock and adopts
+// a token someone else stored; only when a refresh may be needed does it
+// take the lock, reread, and refresh and save under it. What it finds goes
+// into the state; callers then decide again.
+func (t *Transport) fly(detached context.Context, f *flight) {
+	defer t.land(f)
+	ctx, cancel := context.WithTimeout(detached, t.refreshTimeout())
+	defer cancel()
+	store := t.store()
+	ls, locking := store.(LockingStore)
+	stored, why, err := t.load(ctx, store)
+	if err != nil {
+		t.storeFailed(f, err)
+		return
+	}
+	j := t.judgeLoaded(f, stored, !locking)
+	if j.outcome == outcomeLock {
+		t.flyLocked(detached, ctx, f, ls)
+		return
+	}
+	t.act(ctx, f, store, j, why)
+}
+
+// flyLocked goes on with a flight under the store's lock, waited for with
+// waitCtx: it rereads the store and acts on what it finds.
+func (t *Transport) flyLocked(detached, waitCtx context.Context, f *flight, ls LockingStore) {
+	unlock, err := t.lock(waitCtx, ls)
+	if err != nil {
+		t.storeFailed(f, err)
+		return
+	}
+	defer unlock()
+	// Waiting for the lock must not eat into the refresh: a refresh cut
+	// short after the server rotated the refresh token would lose the new
+	// one. Holding the lock, start a budget of its own.
+	ctx, cancel := context.WithTimeout(detached, t.refreshTimeout())
+	defer cancel()
+	stored, why, err := t.load(ctx, ls)
+	if err != nil {
+		t.storeFailed(f, err)
+		return
+	}
+	t.act(ctx, f, ls, t.judgeLoaded(f, stored, true), why)
+}
+
+// act carries out a judgement on what the flight loaded.
+func (t *Transport) act(ctx context.Context, f *flight, store Store, j judgement, why error) {
+	t.storeRecovered(f)
+	if j.resave {
+		// One try: the refresh that may follow saves again anyway.
+		if err := saveOnce(ctx, store, j.base); err == nil {
+			t.resaved(f, j.base)
+		}
+	}
+	switch j.outcome {
+	case outcomeAdopt:
+		t.adopt(f, j.base)
+	case outcomeRefresh:
+		t.refreshFrom(ctx, f, store, j.base, why)
+	}
+}
+
+// land ends a flight: it is no longer joined, and its waiters wake.
+func (t *Transport) land(f *flight) {
+	if v := recover(); v != nil {
+		// A bug of ours, not of a callback (those are recovered where
+		// they are called): the callers get a transient failure.
+		t.failed(f, t.cur.Load().tokOrNil(), &RefreshError{Err: panicError("refresh", v)}, nil)
+	}
+	t.mu.Lock()
+	t.flight.CompareAndSwap(f, nil)
+	if tr := t.trouble; tr != nil && tr.store.n == 0 && tr.early.over(time.Now()) {
+		t.trouble = nil // nothing left to remember
+	}
+	t.mu.Unlock()
+	close(f.done)
+}
+
+func (g *gen) tokOrNil() *Token {
+	if g == nil {
+		return nil
+	}
+	return g.tok
+}
+
+// judgeLoaded runs judge on the current state.
+func (t *Transport) judgeLoaded(f *flight, stored *Token, locked bool) judgement {
+	t.mu.Lock()
+	cur := t.cur.Load()
+	t.mu.Unlock()
+	return judge(loaded{cur: cur, stored: stored, kind: f.kind, locked: locked, margin: t.margin()}, time.Now())
+}
+
+// publishLocked makes g current, unless the flight was forgotten
+// (Transport.Forget) while it ran.
+func (t *Transport) publishLocked(f *flight, g *gen) bool {
+	if t.flight.Load() != f {
+		return false
+	}
+	t.cur.Store(g)
+	return true
+}
+
+// adopt makes tok, a token someone else stored, current.
+func (t *Transport) adopt(f *flight, tok *Token) {
+	t.mu.Lock()
+	ok := t.publishLocked(f, t.newGen(tok, time.Now()))
+	t.mu.Unlock()
+	if ok {
+		t.emit(context.Background(), Event{Kind: EventTokenAdopted})
+	}
+}
+
+// resaved records that tok, which the store had failed to save, is saved.
+func (t *Transport) resaved(f *flight, tok *Token) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if cur := t.cur.Load(); cur != nil && cur.unsaved != nil && sameToken(cur.tok, tok) {
+		g := *cur
+		g.unsaved = nil
+		t.publishLocked(f, &g)
+	}
+}
+
+// newGen returns the generation of tok as obtained or loaded at now.
+func (t *Transport) newGen(tok *Token, now time.Time) *gen {
+	g := &gen{tok: tok}
+	if tok == nil {
+		return g
+	}
+	g.auth = tok.Type() + " " + tok.AccessToken
+	g.dueAt = dueTime(tok, now, t.margin())
+	if tok.expired(now) {
+		g.dueAt = now
+	}
+	if !t.DisableRefreshAhead {
+		g.aheadAt = aheadTime(tok, g.dueAt, now)
+	}
+	return g
+}
+
+// withFailure returns a copy of g, the generation of the token a refresh
+// failed to replace, that carries f and goes on serving as servingUntil
+// says until f may be retried.
+func (g *gen) withFailure(f *failure, now time.Time) *gen {
+	c := g.servingUntil(f.run.until, now)
+	c.fail = f
+	return c
+}
+
+// servingUntil returns a copy of g for a token that cannot be replaced
+// before retry. A token that has not expired and was not rejected goes on
+// serving: until its own due time, with a background attempt from retry on;
+// or, if it is due already, until retry or its expiry, whichever comes
+// first.
+func (g *gen) servingUntil(retry, now time.Time) *gen {
+	c := *g
+	if c.rejected || c.tok.expired(now) {
+		c.dueAt, c.aheadAt = now, time.Time{}
+		return &c
+	}
+	if exp := c.tok.Expiry; !exp.IsZero() && exp.Before(retry) {
+		retry = exp
+	}
+	switch {
+	case c.dueAt.IsZero():
+		c.aheadAt = time.Time{}
+	case retry.Before(c.dueAt):
+		c.aheadAt = retry
+	default:
+		c.dueAt, c.aheadAt = retry, time.Time{}
+	}
+	return &c
+}
+
+// refreshFrom asks the Refresher for a token to replace base, then saves
+// and publishes it, or records the failure. why is the store's reason for
+// having no usable token, if it gave one.
+func (t *Transport) refreshFrom(ctx context.Context, f *flight, store Store, base *Token, why error) {
+	if t.Refresher == nil {
+		err := ErrNoRefresher
+		if why != nil {
+			err = fmt.Errorf("%w (%w)", ErrNoRefresher, why)
+		}
+		t.failed(f, base, err, nil)
+		return
+	}
+	t.emit(ctx, Event{Kind: EventRefreshStarted})
+	start := time.Now()
+	tok, err := t.callRefresher(t.tokenContext(ctx), base)
+	now := time.Now()
+	if err == nil {
+		tok, err = t.checkRefreshed(tok, now)
+	}
+	secrets := t.secretsOf(base, tok)
+	if err != nil {
+		err = classify(err, why, base, secrets)
+		t.failed(f, base, err, &Event{Kind: EventRefreshFailed, Duration: now.Sub(start), Err: err})
+		return
+	}
+	saveErr := t.save(ctx, store, tok)
+	t.mu.Lock()
+	g := t.newGen(tok, now)
+	if saveErr != nil {
+		realBase := base
+		if cur := t.cur.Load(); cur != nil && cur.unsaved != nil && sameToken(cur.tok, base) {
+			realBase = cur.unsaved.base // base itself was never saved
+		}
+		g.unsaved = &unsaved{base: realBase}
+	}
+	t.publishLocked(f, g)
+	t.mu.Unlock()
+	t.emit(ctx, Event{Kind: EventRefreshSucceeded, Duration: now.Sub(start)})
+	if saveErr != nil {
+		t.emit(ctx, Event{Kind: EventSaveFailed, Err: scrubError(saveErr, secrets)})
+	}
+}
+
+// checkRefreshed returns a copy of tok, the Refresher's answer, with
+// ObtainedAt set, or an error for a token no request could use.
+func (t *Transport) checkRefreshed(tok *Token, now time.Time) (*Token, error) {
+	switch {
+	case tok == nil || tok.AccessToken == "":
+		return nil, &RefreshError{Err: errors.New("refresher returned no access token")}
+	case tok.expired(now):
+		return nil, &RefreshError{Err: errors.New("refresher returned an expired token")}
+	}
+	t.mu.Lock()
+	cur := t.cur.Load()
+	t.mu.Unlock()
+	if cur != nil && cur.rejected && sameToken(cur.tok, tok) {
+		// A caching refresher handed back the token a resource server
+		// has just rejected.
+		return nil, &RefreshError{Err: errors.New("refresher returned the rejected token")}
+	}
+	c := *tok
+	if c.ObtainedAt.IsZero() {
+		c.ObtainedAt = now
+	}
+	return &c, nil
+}
+
+// failed records err, the failure of a flight to replace base, and reports
+// ev (with err) when not nil.
+func (t *Transport) failed(f *flight, base *Token, err error, ev *Event) {
+	now := time.Now()
+	var lr *LoginRequiredError
+	var re *RefreshError
+	terminal := errors.As(err, &lr) || errors.Is(err, ErrNoRefresher) || (errors.As(err, &re) && re.Terminal)
+	t.mu.Lock()
+	cur := t.cur.Load()
+	g := cur
+	if g == nil || !sameToken(g.tok, base) {
+		g = t.newGen(base, now)
+	}
+	var run backoff
+	if g.fail != nil && g.fail.terminal == terminal {
+		run = g.fail.run
+	}
+	sched, floor := transientSchedule, time.Duration(0)
+	if terminal {
+		sched = terminalSchedule
+	} else if re != nil {
+		floor = re.RetryAfter
+	}
+	fl := &failure{err: err, terminal: terminal, run: run.next(now, sched, floor)}
+	t.publishLocked(f, g.withFailure(fl, now))
+	t.mu.Unlock()
+	if ev != nil {
+		ev.Detail = "transient"
+		if terminal {
+			ev.Detail = "terminal"
+		}
+		t.emit(context.Background(), *ev)
+	}
+}

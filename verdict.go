@@ -1,0 +1,111 @@
+package authtransport
+
+import (
+	"net/http"
+
+	"github.com/d5c4ca72/authtransport/wwwauth"
+)
+
+// action is what the Transport does with a 401 or 403.
+type action int
+
+const (
+	// actionReturn hands the response to the caller: it is not about
+	// the token (a 403 without a token error, say).
+	actionReturn action = iota
+	// actionRefresh refreshes the token (unless another caller already
+	// did) and resends the request once.
+	actionRefresh
+	// actionLogin gives up with a *LoginRequiredError: the user must
+	// grant more scope or authenticate again.
+	actionLogin
+	// actionNonce resends the request once with the DPoP nonce the server
+	// just sent (RFC 9449 §9), without refreshing the token.
+	actionNonce
+)
+
+// verdict is the decision on a 401 or 403 response and what it rests on.
+type verdict struct {
+	action     action
+	reason     Reason // for actionLogin
+	status     int
+	challenges []wwwauth.Challenge
+	decisive   wwwauth.Challenge // the challenge that decided, if any
+	badProof   bool              // a challenge said invalid_dpop_proof
+}
+
+// readVerdict decides what to do with a 401 or 403 response from its status
+// and its WWW-Authenticate challenges (RFC 9110 §11.6.1):
+//   - error="insufficient_scope" (RFC 6750 §3.1): ask for more scope;
+//   - error="insufficient_user_authentication" (RFC 9470): step up;
+//   - a 401 with a DPoP challenge error="use_dpop_nonce" (RFC 9449 §9) and
+//     a DPoP-Nonce header: resend with that nonce;
+//   - any other 401 with a Bearer or DPoP challenge, or with none: the
+//     token was rejected, refresh and resend; with error="invalid_dpop_proof"
+//     (RFC 9449 §7.1) badProof is set (see decide);
+//   - a 401 whose challenges are all of other schemes: the caller gets it;
+//   - any other 403: the server understood the token and refuses the
+//     request; the caller gets the response.
+//
+// Malformed challenges are skipped; the well-formed ones still count.
+func readVerdict(resp *http.Response) verdict {
+	chs, _ := wwwauth.Parse(resp.Header.Values("WWW-Authenticate")...)
+	v := verdict{status: resp.StatusCode, challenges: chs}
+	useNonce := false
+	for _, c := range chs {
+		if !c.IsScheme(wwwauth.SchemeBearer) && !c.IsScheme(wwwauth.SchemeDPoP) {
+			continue
+		}
+		switch c.ErrorCode() {
+		case wwwauth.CodeInsufficientScope:
+			v.action, v.reason, v.decisive = actionLogin, ReasonInsufficientScope, c
+			return v
+		case wwwauth.CodeInsufficientUserAuthentication:
+			v.action, v.reason, v.decisive = actionLogin, ReasonStepUp, c
+			return v
+		case wwwauth.CodeUseDPoPNonce:
+			useNonce = useNonce || c.IsScheme(wwwauth.SchemeDPoP)
+		case wwwauth.CodeInvalidDPoPProof:
+			v.badProof = true
+		}
+		if v.decisive.Scheme == "" {
+			v.decisive = c
+		}
+	}
+	// A 401 whose challenges are all for other schemes (a proxy's Basic
+	// or Negotiate, say) is not about the token.
+	if resp.StatusCode == http.StatusUnauthorized && (len(chs) == 0 || v.decisive.Scheme != "") {
+		v.action = actionRefresh
+		if useNonce && validNonce(resp.Header.Get(wwwauth.HeaderDPoPNonce)) {
+			v.action = actionNonce
+		}
+	}
+	return v
+}
+
+// loginError builds the *LoginRequiredError for reason from what the
+// server said, with the secrets s scrubbed from the challenges (a server
+// may echo the token it was sent).
+func (v verdict) loginError(reason Reason, s secrets) *LoginRequiredError {
+	return &LoginRequiredError{
+		Reason:     reason,
+		StatusCode: v.status,
+		Challenge:  scrubChallenge(v.decisive, s),
+		Challenges: scrubChallenges(v.challenges, s),
+	}
+}
+
+// summary describes the deciding challenge for an event: its scheme and
+// error code, with the secrets s scrubbed.
+func (v verdict) summary(s secrets) string {
+	if v.decisive.Scheme == "" {
+		if len(v.challenges) == 0 {
+			return "no challenge"
+		}
+		return s.scrub(v.challenges[0].Scheme)
+	}
+	if code := v.decisive.ErrorCode(); code != "" {
+		return s.scrub(v.decisive.Scheme + " " + code)
+	}
+	return s.scrub(v.decisive.Scheme)
+}
