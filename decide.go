@@ -153,8 +153,8 @@ func decide(s situation, now time.Time) plan {
 type flightKind int
 
 const (
-	flightCheck   flightKind = iota // reread the store, adopt a new token, nothing more
-	flightRefresh                   // reread, adopt or refresh
+	flightRefresh flightKind = iota // reread, adopt or refresh
+	flightCheck                     // reread the store, adopt a new token, nothing more
 	flightAhead                     // refresh before the token is due; callers do not wait
 )
 

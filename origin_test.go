@@ -7,9 +7,10 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/d5c4ca72/authtransport"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/d5c4ca72/authtransport"
 )
 
 func TestRedirectToOtherOriginCarriesNoToken(t *testing.T) {

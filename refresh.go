@@ -52,6 +52,10 @@ func (t *Transport) obtain(ctx context.Context, a ask) (g *gen, respond bool, er
 		t.mu.Lock()
 		s := t.situationLocked(a, round > 0, now)
 		p := decide(s, now)
+		if round == maxRounds && p.step >= stepJoin && p.step != stepAhead {
+			t.mu.Unlock()
+			return nil, false, &RefreshError{Err: errors.New("each new token was rejected before it could be used")}
+		}
 		if p.mark {
 			t.markRejectedLocked(a.seen)
 		}
@@ -76,16 +80,14 @@ func (t *Transport) obtain(ctx context.Context, a ask) (g *gen, respond bool, er
 		case stepCheck:
 			f = t.launchLocked(ctx, flightCheck)
 		case stepRefresh:
-			if a.rejected && round == 0 {
+			if p.mark {
+				// A refresh that a rejection asks for: spaced.
 				tr := t.troubleLocked()
 				tr.early = tr.early.next(now, earlySchedule, 0)
 			}
 			f = t.launchLocked(ctx, flightRefresh)
 		}
 		t.mu.Unlock()
-		if round == maxRounds {
-			return nil, false, &RefreshError{Err: errors.New("each new token was rejected before it could be used")}
-		}
 		if bound == nil {
 			bound = time.NewTimer(t.waitBound())
 		}

@@ -1,95 +1,197 @@
-package authtransport
+package authtransport_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
-	"net/http/httptest"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
+
+	"github.com/d5c4ca72/authtransport"
+	"github.com/d5c4ca72/authtransport/authtest"
 )
 
-func TestRetryAfter(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	cases := []struct {
-		name string
-		in   string
-		want time.Duration
-	}{
-		{"empty", "", 0},
-		{"seconds", "120", 2 * time.Minute},
-		{"zero", "0", 0},
-		{"date", now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
-		{"date in the past", now.Add(-time.Hour).Format(http.TimeFormat), 0},
-		{"negative", "-5", 0},
-		{"garbage", "soon", 0},
-		{"huge", "999999999", maxRetryAfter},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			assert.Equal(t, tc.want, retryAfter(tc.in, now))
-		})
-	}
+// A RefresherFunc returning the oauth2 package's error as is gets it
+// classified (a 400 is terminal) and its response body dropped.
+func TestRawRetrieveErrorIsClassifiedAndRedacted(t *testing.T) {
+	ref := authtransport.RefresherFunc(func(ctx context.Context, _ *authtransport.Token) (*authtransport.Token, error) {
+		return nil, &oauth2.RetrieveError{
+			Response:  &http.Response{StatusCode: 400, Status: "400 Bad Request", Header: http.Header{}},
+			Body:      []byte(`{"error":"invalid_grant","refresh_token":"SECRET-RT"}`),
+			ErrorCode: "",
+		}
+	})
+	tr := &authtransport.Transport{Base: newAPI(), Refresher: ref}
+	_, err := get(t, &http.Client{Transport: tr}, context.Background())
+	require.Error(t, err)
+	var re *authtransport.RefreshError
+	require.ErrorAs(t, err, &re)
+	assert.True(t, re.Terminal, "a 400 from the token endpoint is terminal")
+	assert.NotErrorIs(t, err, authtransport.ErrLoginRequired, "with no stored token there is no user grant to log in to again")
+	assert.NotContains(t, err.Error(), "SECRET-RT")
 }
 
-func TestOAuth2RefresherClassifiesErrors(t *testing.T) {
-	cases := []struct {
-		name        string
-		status      int
-		body        string
-		contentType string
-		code        string
-		terminal    bool
-	}{
-		{"invalid_grant", 400, `{"error":"invalid_grant","error_description":"expired"}`, "application/json", "invalid_grant", true},
-		{"invalid_client", 401, `{"error":"invalid_client"}`, "application/json", "invalid_client", true},
-		{"server error code", 400, `{"error":"temporarily_unavailable"}`, "application/json", "temporarily_unavailable", false},
-		{"400 without a code", 400, `<html>bad</html>`, "text/html", "", true},
-		{"500", 500, `oops`, "text/plain", "", false},
-		{"429", 429, `slow down`, "text/plain", "", false},
-		{"200 garbage", 200, `not json at all`, "application/json", "", false},
-		{"200 without token", 200, `{"token_type":"Bearer"}`, "application/json", "", false},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Content-Type", tc.contentType)
-				w.WriteHeader(tc.status)
-				_, _ = w.Write([]byte(tc.body))
-			}))
-			defer srv.Close()
-			r := NewOAuth2Refresher(&oauth2.Config{ClientID: "c", ClientSecret: "client-SECRET", Endpoint: oauth2.Endpoint{TokenURL: srv.URL}})
-			ctx := context.WithValue(context.Background(), oauth2.HTTPClient, srv.Client())
-			_, err := r.Refresh(ctx, &Token{AccessToken: "at-SECRET", RefreshToken: "rt-SECRET"})
-			var re *RefreshError
+// A Refresher that ignores its context does not block
+// Token(context.Background()) for ever: the wait is bounded.
+func TestTokenSourceBoundedByRefreshTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		block := make(chan struct{})
+		ref := authtransport.RefresherFunc(func(context.Context, *authtransport.Token) (*authtransport.Token, error) {
+			<-block
+			return nil, errors.New("late")
+		})
+		tr := &authtransport.Transport{Store: authtransport.NewMemoryStore(expired()), Refresher: ref, RefreshTimeout: 10 * time.Second}
+		done := make(chan error, 1)
+		go func() { _, err := tr.TokenSource().Token(); done <- err }()
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		returned := false
+		select {
+		case <-done:
+			returned = true
+		default:
+			t.Errorf("TokenSource().Token() still blocked an hour later with RefreshTimeout 10s")
+		}
+		close(block)
+		if !returned {
+			<-done
+		}
+		synctest.Wait()
+	})
+}
+
+func TestHungTokenSourceDoesNotWedgeTheTransport(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := newAPI("fresh")
+		var hang atomic.Bool
+		hang.Store(true)
+		release := make(chan struct{})
+		src := tokenSourceFunc(func() (*oauth2.Token, error) {
+			if hang.Load() {
+				<-release
+				return nil, errors.New("too late")
+			}
+			return &oauth2.Token{AccessToken: "fresh", Expiry: time.Now().Add(time.Hour)}, nil
+		})
+		tr := &authtransport.Transport{Base: a, Store: authtransport.NewMemoryStore(expired()),
+			Refresher: authtransport.NewTokenSourceRefresher(src), RefreshTimeout: 10 * time.Second}
+		c := &http.Client{Transport: tr}
+		_, err := get(t, c, context.Background())
+		var re *authtransport.RefreshError
+		require.ErrorAs(t, err, &re, "the hung source is given up at the refresh timeout")
+
+		// The source comes back: the hung call returns, and once the
+		// backoff has passed a new call gets a token.
+		hang.Store(false)
+		close(release)
+		time.Sleep(2 * time.Minute)
+		resp, err := get(t, c, context.Background())
+		require.NoError(t, err, "a later refresh works")
+		assert.Equal(t, http.StatusOK, resp.StatusCode)
+	})
+}
+
+func TestTokenSourceRefresherCallsSourceOnceAtATime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var inside, most atomic.Int32
+		release := make(chan struct{})
+		src := tokenSourceFunc(func() (*oauth2.Token, error) {
+			n := inside.Add(1)
+			if n > most.Load() {
+				most.Store(n)
+			}
+			<-release
+			inside.Add(-1)
+			return &oauth2.Token{AccessToken: "a", Expiry: time.Now().Add(time.Hour)}, nil
+		})
+		r := authtransport.NewTokenSourceRefresher(src)
+		for range 10 {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+			_, err := r.Refresh(ctx, nil)
+			cancel()
+			var re *authtransport.RefreshError
 			require.ErrorAs(t, err, &re)
-			assert.Equal(t, tc.code, re.Code)
-			assert.Equal(t, tc.terminal, re.Terminal)
-			assert.NotContains(t, err.Error(), "SECRET")
-		})
-	}
+		}
+		assert.Equal(t, int32(1), most.Load(), "calls to the source at once")
+		close(release)
+		tok, err := r.Refresh(context.Background(), nil)
+		require.NoError(t, err)
+		assert.Equal(t, "a", tok.AccessToken)
+	})
 }
 
-func TestOAuth2RefresherKeepsRefreshToken(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"access_token":"new","token_type":"bearer","expires_in":60,"scope":"read"}`))
-	}))
-	defer srv.Close()
-	r := NewOAuth2Refresher(&oauth2.Config{ClientID: "c", Endpoint: oauth2.Endpoint{TokenURL: srv.URL}})
-	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, srv.Client())
-	tok, err := r.Refresh(ctx, &Token{AccessToken: "old", RefreshToken: "rt"})
-	require.NoError(t, err)
-	assert.Equal(t, "new", tok.AccessToken)
-	assert.Equal(t, "rt", tok.RefreshToken, "kept when the server sends none")
-	assert.Equal(t, "read", tok.Scope)
-	assert.WithinDuration(t, time.Now().Add(time.Minute), tok.Expiry, 5*time.Second)
+func TestSlowTokenSourceResultIsUsedLater(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := tokenSourceFunc(func() (*oauth2.Token, error) {
+			time.Sleep(time.Second) // slower than the refresh timeout
+			return &oauth2.Token{AccessToken: "slow", Expiry: time.Now().Add(time.Hour)}, nil
+		})
+		r := authtransport.NewTokenSourceRefresher(src)
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		_, err := r.Refresh(ctx, nil)
+		cancel()
+		require.Error(t, err)
+		time.Sleep(2 * time.Second)
+		tok, err := r.Refresh(context.Background(), nil)
+		require.NoError(t, err)
+		assert.Equal(t, "slow", tok.AccessToken, "the late result serves the next refresh")
+	})
+}
 
-	_, err = r.Refresh(ctx, &Token{AccessToken: "old"})
-	var lr *LoginRequiredError
-	require.ErrorAs(t, err, &lr)
-	assert.Equal(t, ReasonNoToken, lr.Reason)
+func TestClientCredentialsRefresher(t *testing.T) {
+	srv := authtest.NewServer()
+	defer srv.Close()
+	tr := &authtransport.Transport{
+		Base:      srv.Client().Transport,
+		Refresher: authtransport.NewClientCredentialsRefresher(srv.ClientCredentialsConfig()),
+	}
+	c := &http.Client{Transport: tr}
+	status, err := getURL(t, c, srv.ResourceURL("items"))
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, status)
+	assert.Equal(t, 1, srv.Stats().TokenRequests["client_credentials"][authtest.OutcomeOK])
+}
+
+func TestTokenSourceBothWays(t *testing.T) {
+	srv := authtest.NewServer()
+	defer srv.Close()
+	cfg := srv.Config()
+	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, srv.Client())
+	src := cfg.TokenSource(ctx, srv.NewExpiredToken().OAuth2())
+	tr := &authtransport.Transport{
+		Base:      srv.Client().Transport,
+		Refresher: authtransport.NewTokenSourceRefresher(src),
+	}
+	ot, err := tr.TokenSource().Token()
+	require.NoError(t, err)
+	assert.NotEmpty(t, ot.AccessToken)
+	assert.True(t, ot.Valid())
+	tok, err := tr.Token(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, ot.AccessToken, tok.AccessToken, "one refresh serves both")
+	assert.Equal(t, 1, srv.Stats().Refreshes())
+}
+
+func TestRefresherReturningSameTokenDoesNotLoop(t *testing.T) {
+	srv := authtest.NewServer()
+	defer srv.Close()
+	tok := srv.NewToken()
+	srv.RevokeAccessTokens()
+	tr := &authtransport.Transport{
+		Base:  srv.Client().Transport,
+		Store: authtransport.NewMemoryStore(tok),
+		Refresher: authtransport.RefresherFunc(func(context.Context, *authtransport.Token) (*authtransport.Token, error) {
+			return tok, nil
+		}),
+	}
+	_, err := getURL(t, &http.Client{Transport: tr}, srv.ResourceURL("items"))
+	var re *authtransport.RefreshError
+	require.ErrorAs(t, err, &re, "the refresh produced no new token")
+	assert.Equal(t, 1, srv.Stats().ResourceRequestsTotal(), "the rejected token is not sent again")
 }

@@ -2,6 +2,9 @@ package authtransport_test
 
 import (
 	"context"
+	"net/http"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -9,8 +12,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
 
 	"github.com/d5c4ca72/authtransport"
+	"github.com/d5c4ca72/authtransport/filestore"
 )
 
 var _ authtransport.LockingStore = (*authtransport.MemoryStore)(nil)
@@ -68,4 +73,42 @@ func TestMemoryStoreLock(t *testing.T) {
 	}
 	wg.Wait()
 	assert.Equal(t, int32(1), most.Load(), "holders at once")
+}
+
+// A token file only a login fixes (corrupt, newer version, loose mode)
+// makes a user-grant Transport ask for a login, with the file's problem in
+// the error; a Refresher that needs no stored token (client credentials)
+// replaces the file instead.
+func TestTokenFileOnlyALoginFixesIsLoginRequired(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "token.json")
+	require.NoError(t, os.WriteFile(path, []byte("{not json"), 0o600))
+	fs, err := filestore.New(path)
+	require.NoError(t, err)
+	userGrant := authtransport.NewOAuth2Refresher(&oauth2.Config{Endpoint: oauth2.Endpoint{TokenURL: "https://as.example/token"}})
+	c := &http.Client{Transport: &authtransport.Transport{Base: newAPI("tok-1"), Store: fs, Refresher: userGrant}}
+	_, err = get(t, c, context.Background())
+	var lr *authtransport.LoginRequiredError
+	require.ErrorAs(t, err, &lr)
+	assert.Equal(t, authtransport.ReasonNoToken, lr.Reason)
+	var ce *filestore.CorruptError
+	assert.ErrorAs(t, err, &ce, "the file's problem is the cause")
+	assert.Contains(t, err.Error(), "is corrupt", "the message says what is wrong with the file")
+
+	// The user logs in again: the next request uses the new token at once.
+	require.NoError(t, fs.Save(context.Background(), valid("tok-1")))
+	resp, err := get(t, c, context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+
+	// A Refresher that needs no stored token replaces a corrupt file.
+	require.NoError(t, os.WriteFile(path, []byte("{not json"), 0o600))
+	a := newAPI()
+	ref := &countingRefresher{api: a}
+	c = &http.Client{Transport: &authtransport.Transport{Base: a, Store: fs, Refresher: ref}}
+	resp, err = get(t, c, context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	stored, err := fs.Load(context.Background())
+	require.NoError(t, err, "the file holds the new token")
+	assert.Equal(t, "tok-1", stored.AccessToken)
 }

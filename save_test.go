@@ -1,0 +1,142 @@
+package authtransport_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/d5c4ca72/authtransport"
+	"github.com/d5c4ca72/authtransport/filestore"
+)
+
+// After a failed Save the next refresh presents the unsaved token's refresh
+// token, not the spent one.
+func TestUnsavedTokenIsRefreshedFromItsOwnRefreshToken(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := newAPI()
+		var presented []string
+		n := 0
+		ref := authtransport.RefresherFunc(func(ctx context.Context, old *authtransport.Token) (*authtransport.Token, error) {
+			presented = append(presented, old.RefreshToken)
+			n++
+			acc := "at" + string(rune('0'+n))
+			a.accept(acc, true)
+			return &authtransport.Token{AccessToken: acc, RefreshToken: "rt" + string(rune('0'+n)), Expiry: time.Now().Add(10 * time.Second)}, nil
+		})
+		st := &failingSaveStore{}
+		st.MemoryStore = *authtransport.NewMemoryStore(&authtransport.Token{AccessToken: "at0", RefreshToken: "rt0", Expiry: time.Now().Add(-time.Minute)})
+		tr := &authtransport.Transport{Base: a, Store: st, Refresher: ref, RefreshMargin: -1, DisableRefreshAhead: true}
+		c := &http.Client{Transport: tr}
+		_, err := get(t, c, context.Background())
+		require.NoError(t, err)
+		time.Sleep(11 * time.Second)
+		_, err = get(t, c, context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, []string{"rt0", "rt1"}, presented, "refresh tokens presented (rt0 is spent after the first refresh)")
+	})
+}
+
+// A refresh that finishes after RefreshTimeout still saves its new
+// rotating refresh token: Save has its own timeout.
+func TestSlowRefreshIsStillSaved(t *testing.T) {
+	a := newAPI()
+	ref := authtransport.RefresherFunc(func(ctx context.Context, old *authtransport.Token) (*authtransport.Token, error) {
+		time.Sleep(80 * time.Millisecond) // server answered late; rt is now spent
+		a.accept("new", true)
+		return &authtransport.Token{AccessToken: "new", RefreshToken: "rt2", Expiry: time.Now().Add(time.Hour)}, nil
+	})
+	fs, err := filestore.New(filepath.Join(t.TempDir(), "tok.json"))
+	require.NoError(t, err)
+	require.NoError(t, fs.Save(context.Background(), expired()))
+	tr := &authtransport.Transport{Base: a, Store: fs, Refresher: ref, RefreshTimeout: 50 * time.Millisecond}
+	_, err = get(t, &http.Client{Transport: tr}, context.Background())
+	require.NoError(t, err)
+	tok, err := fs.Load(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "rt2", tok.RefreshToken, "refresh token persisted for other processes")
+}
+
+// Regression tests from the second review of the single flight.
+// When Save keeps failing (disk full), each refresh presents the newest
+// refresh token, never a spent one.
+func TestUnsavedChainSurvivesRepeatedSaveFailures(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := newAPI()
+		var presented []string
+		n := 0
+		ref := authtransport.RefresherFunc(func(ctx context.Context, old *authtransport.Token) (*authtransport.Token, error) {
+			presented = append(presented, old.RefreshToken)
+			n++
+			acc := fmt.Sprintf("at%d", n)
+			a.accept(acc, true)
+			return &authtransport.Token{AccessToken: acc, RefreshToken: fmt.Sprintf("rt%d", n), Expiry: time.Now().Add(time.Hour)}, nil
+		})
+		st := &failingSaveStore{}
+		st.MemoryStore = *authtransport.NewMemoryStore(&authtransport.Token{AccessToken: "at0", RefreshToken: "rt0", Expiry: time.Now().Add(-time.Minute)})
+		tr := &authtransport.Transport{Base: a, Store: st, Refresher: ref}
+		c := &http.Client{Transport: tr}
+		for i := range 3 {
+			_, err := get(t, c, context.Background())
+			assert.NoError(t, err, "request %d", i)
+			time.Sleep(time.Hour) // the token expires: refresh again
+		}
+		assert.Equal(t, []string{"rt0", "rt1", "rt2"}, presented, "refresh tokens presented; rt0 and rt1 are spent")
+	})
+}
+
+// The same with the stored predecessor still valid: the Transport refreshes
+// from the unsaved token rather than roll back to the stored one.
+func TestUnsavedChainDoesNotRollBackToStoredToken(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := newAPI("at0")
+		n := 0
+		var presented []string
+		ref := authtransport.RefresherFunc(func(ctx context.Context, old *authtransport.Token) (*authtransport.Token, error) {
+			presented = append(presented, old.RefreshToken)
+			n++
+			acc := fmt.Sprintf("at%d", n)
+			a.accept(acc, true)
+			return &authtransport.Token{AccessToken: acc, RefreshToken: fmt.Sprintf("rt%d", n), Expiry: time.Now().Add(10 * time.Minute)}, nil
+		})
+		st := &failingSaveStore{}
+		// at0 has no expiry: it stays "valid" for ever from the Transport's view.
+		st.MemoryStore = *authtransport.NewMemoryStore(&authtransport.Token{AccessToken: "at0", RefreshToken: "rt0"})
+		tr := &authtransport.Transport{Base: a, Store: st, Refresher: ref}
+		c := &http.Client{Transport: tr}
+		a.accept("at0", false) // at0 revoked: refresh -> at1 (unsaved)
+		for range 4 {
+			_, _ = get(t, c, context.Background())
+			time.Sleep(10 * time.Minute)
+		}
+		t.Logf("presented=%q seen=%q", presented, a.requests())
+		for _, p := range presented[1:] {
+			assert.NotEqual(t, "rt0", p, "spent rt0 presented again")
+		}
+		seen := a.requests()
+		for i, s := range seen[1:] {
+			assert.NotEqual(t, "Bearer at0", s, "rejected at0 sent again (request %d)", i+1)
+		}
+	})
+}
+
+func TestSaveIsRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := newAPI()
+		st := &flakySaveStore{}
+		st.failures.Store(2)
+		require.NoError(t, st.MemoryStore.Save(context.Background(), expired()))
+		c := &http.Client{Transport: &authtransport.Transport{Base: a, Store: st, Refresher: &countingRefresher{api: a}}}
+		_, err := get(t, c, context.Background())
+		require.NoError(t, err)
+		tok, err := st.MemoryStore.Load(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, "tok-1", tok.AccessToken, "saved on the third try, for other processes to see")
+	})
+}
