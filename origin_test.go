@@ -121,3 +121,86 @@ func TestOriginsCompareIPAddressesByValue(t *testing.T) {
 	require.NoError(t, resp.Body.Close())
 	assert.Equal(t, "Bearer tok", got)
 }
+
+// A redirected request whose chain of requests a Base does not keep (no
+// Response.Request, as caches and test doubles answer) gets no token: the
+// Transport cannot tell that it stays within the first request's origin.
+func TestRedirectWithoutRequestChainCarriesNoToken(t *testing.T) {
+	var seen []string
+	base := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		seen = append(seen, req.URL.Host+" "+req.Header.Get("Authorization"))
+		if req.URL.Host == "api.example" {
+			return &http.Response{StatusCode: http.StatusFound, Header: http.Header{"Location": {"https://other.example/landing"}}, Body: http.NoBody}, nil
+		}
+		return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: http.NoBody}, nil
+	})
+	c := &http.Client{Transport: &authtransport.Transport{Base: base, Store: authtransport.NewMemoryStore(valid("secret-token"))}}
+	resp, err := c.Get("https://api.example/start")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, []string{"api.example Bearer secret-token", "other.example "}, seen, "the redirect to the other origin carries nothing")
+}
+
+// A caller's own Authorization field, in any spelling of its name (set
+// directly in the map), is left alone: the request never carries two.
+// Other fields the Transport sets replace any spelling of theirs.
+func TestCallerAuthorizationInAnySpelling(t *testing.T) {
+	for _, key := range []string{"Authorization", "authorization", "AUTHORIZATION", "aUtHoRiZaTiOn"} {
+		t.Run(key, func(t *testing.T) {
+			var got http.Header
+			base := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+				got = req.Header
+				return respond(req, http.StatusOK, ""), nil
+			})
+			tr := &authtransport.Transport{Base: base, Store: authtransport.NewMemoryStore(valid("secret-token"))}
+			req, err := http.NewRequest(http.MethodGet, "https://api.example/x", nil)
+			require.NoError(t, err)
+			req.Header[key] = []string{"Basic dXNlcjpwYXNz"}
+			resp, err := tr.RoundTrip(req)
+			require.NoError(t, err)
+			resp.Body.Close()
+			var values []string
+			for k, v := range got {
+				if strings.EqualFold(k, "Authorization") {
+					values = append(values, v...)
+				}
+			}
+			assert.Equal(t, []string{"Basic dXNlcjpwYXNz"}, values, "only the caller's own Authorization")
+		})
+	}
+	var got http.Header
+	base := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		got = req.Header
+		return respond(req, http.StatusOK, ""), nil
+	})
+	tr := &authtransport.Transport{Base: base, Store: authtransport.NewMemoryStore(valid("secret-token"))}
+	req, err := http.NewRequest(http.MethodGet, "https://api.example/x", nil)
+	require.NoError(t, err)
+	req.Header["x-custom"] = []string{"kept"}
+	resp, err := tr.RoundTrip(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, []string{"Bearer secret-token"}, got["Authorization"])
+	assert.Equal(t, []string{"kept"}, got["x-custom"], "other fields are kept as they are")
+}
+
+// Plain http to the same host and port as an https origin is another
+// origin: no token, directly or after a redirect.
+func TestSameHostOverHTTPIsAnotherOrigin(t *testing.T) {
+	var seen []string
+	base := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		seen = append(seen, req.URL.Scheme+" "+req.Header.Get("Authorization"))
+		if req.URL.Scheme == "https" && req.URL.Path == "/start" {
+			return &http.Response{StatusCode: http.StatusFound, Header: http.Header{"Location": {"http://api.example:443/landing"}}, Body: http.NoBody, Request: req}, nil
+		}
+		return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: http.NoBody, Request: req}, nil
+	})
+	for _, origins := range [][]string{nil, {"https://api.example"}} {
+		seen = nil
+		c := &http.Client{Transport: &authtransport.Transport{Base: base, Store: authtransport.NewMemoryStore(valid("secret-token")), Origins: origins, AllowInsecureHTTP: true}}
+		resp, err := c.Get("https://api.example/start")
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, []string{"https Bearer secret-token", "http "}, seen, "Origins %v: the redirect to http carries nothing", origins)
+	}
+}

@@ -27,6 +27,11 @@ import (
 // server may echo it, longest first.
 type secrets []string
 
+// minSecretLen is the length from which a secret is looked for in server
+// text: a shorter one would match ordinary words, and no real credential
+// is that short.
+const minSecretLen = 6
+
 // clientSecretHolder is implemented by the Refreshers of this package,
 // which know the client's credentials.
 type clientSecretHolder interface {
@@ -44,7 +49,7 @@ func (t *Transport) secretsOf(toks ...*Token) secrets {
 	var s secrets
 	if h, ok := t.Refresher.(clientSecretHolder); ok {
 		id, secret := h.clientCredentials()
-		if secret != "" {
+		if len(secret) >= minSecretLen {
 			raw = append(raw, secret)
 			// client_secret_basic, raw and form-encoded (RFC 6749 §2.3.1).
 			for _, pair := range []string{id + ":" + secret, url.QueryEscape(id) + ":" + url.QueryEscape(secret)} {
@@ -53,7 +58,7 @@ func (t *Transport) secretsOf(toks ...*Token) secrets {
 		}
 	}
 	for _, v := range raw {
-		if v == "" {
+		if len(v) < minSecretLen {
 			continue
 		}
 		s = append(s, v, url.QueryEscape(v), url.PathEscape(v), jsonEscaped(v, true), jsonEscaped(v, false),

@@ -315,3 +315,76 @@ func TestRotatingRefreshTokensAgainstStrictServer(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, srv.ResourceRequests()[len(srv.ResourceRequests())-1].Token, saved.AccessToken, "the new token was persisted")
 }
+
+// A Transport loading the store for the first time adopts a short-lived
+// token that another process obtained a moment ago (the token says when),
+// instead of refreshing it once more; a token whose age it cannot know (an
+// older version wrote it) and that lives shorter than the margin is
+// refreshed, as before.
+func TestFirstLoadAdoptsShortLivedTokenObtainedElsewhere(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		obtained  time.Duration // before now; -1: unknown
+		refreshes int32
+	}{
+		{"obtained 100 ms ago", 100 * time.Millisecond, 0},
+		{"obtained 3 s ago", 3 * time.Second, 0},
+		{"past its half-life", 5 * time.Second, 1},
+		{"age unknown", -1, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newAPI("short")
+			ref := &countingRefresher{api: a}
+			tok := &authtransport.Token{AccessToken: "short", RefreshToken: "rt", Expiry: time.Now().Add(8*time.Second - max(tc.obtained, 0))}
+			if tc.obtained >= 0 {
+				tok.ObtainedAt = time.Now().Add(-tc.obtained)
+			}
+			tr := &authtransport.Transport{Base: a, Store: authtransport.NewMemoryStore(tok), Refresher: ref}
+			resp, err := get(t, &http.Client{Transport: tr}, context.Background())
+			require.NoError(t, err)
+			assert.Equal(t, http.StatusOK, resp.StatusCode)
+			assert.Equal(t, tc.refreshes, ref.calls.Load(), "refreshes")
+		})
+	}
+}
+
+// A first request that finds a valid token in a LockingStore loads it
+// without taking the lock: with a FileStore every process would otherwise
+// lock the file at start-up, with a Redis store every replica the fleet's
+// lock.
+func TestValidStoredTokenIsLoadedWithoutTheLock(t *testing.T) {
+	st := &lockCountingStore{}
+	st.MemoryStore = *authtransport.NewMemoryStore(valid("good"))
+	a := newAPI("good")
+	tr := &authtransport.Transport{Base: a, Store: st, Refresher: &countingRefresher{api: a}}
+	for range 3 {
+		resp, err := get(t, &http.Client{Transport: tr}, context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusOK, resp.StatusCode)
+	}
+	assert.Equal(t, int32(0), st.locks.Load(), "lock acquisitions")
+	assert.Equal(t, int32(1), st.loads.Load(), "loads")
+
+	// Due: now the lock is taken, once.
+	st.MemoryStore = *authtransport.NewMemoryStore(expired())
+	tr = &authtransport.Transport{Base: a, Store: st, Refresher: &countingRefresher{api: a}}
+	_, err := get(t, &http.Client{Transport: tr}, context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, int32(1), st.locks.Load(), "lock acquisitions for a refresh")
+}
+
+// lockCountingStore counts loads and locks.
+type lockCountingStore struct {
+	authtransport.MemoryStore
+	loads, locks atomic.Int32
+}
+
+func (s *lockCountingStore) Load(ctx context.Context) (*authtransport.Token, error) {
+	s.loads.Add(1)
+	return s.MemoryStore.Load(ctx)
+}
+
+func (s *lockCountingStore) Lock(ctx context.Context) (func(), error) {
+	s.locks.Add(1)
+	return s.MemoryStore.Lock(ctx)
+}

@@ -311,3 +311,51 @@ func TestRejectionAfterRefreshFinishedDoesNotRefreshAgain(t *testing.T) {
 	require.NoError(t, <-done)
 	assert.Equal(t, int32(1), ref.calls.Load(), "a rejection of the old token after the refresh must not refresh again")
 }
+
+// A pool of resource servers where one answers 401 and the next 200, one
+// after the other, does not cost a refresh per request: refreshes that
+// rejections ask for are spaced whatever their outcome (three at once, then
+// 1 s doubling to 1 min), and within the spacing the 401 is returned as it
+// is while the token goes on serving the servers that accept it.
+func TestAlternatingRejectionsAreBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var n atomic.Int64
+		base := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+			if n.Add(1)%2 == 1 {
+				return respond(req, http.StatusUnauthorized, `Bearer error="invalid_token"`), nil
+			}
+			return respond(req, http.StatusOK, ""), nil
+		})
+		var refreshes atomic.Int32
+		ref := authtransport.RefresherFunc(func(context.Context, *authtransport.Token) (*authtransport.Token, error) {
+			return valid(fmt.Sprintf("t%d", refreshes.Add(1))), nil
+		})
+		var limited atomic.Int32
+		tr := &authtransport.Transport{Base: base, Store: authtransport.NewMemoryStore(valid("t0")), Refresher: ref,
+			OnEvent: func(ev authtransport.Event) {
+				if ev.Kind == authtransport.EventRefreshLimited {
+					limited.Add(1)
+				}
+			}}
+		c := &http.Client{Transport: tr}
+		statuses := map[int]int{}
+		for range 1000 {
+			resp, err := get(t, c, context.Background())
+			require.NoError(t, err, "every request ends in a response")
+			statuses[resp.StatusCode]++
+		}
+		assert.Equal(t, int32(3), refreshes.Load(), "1,000 requests in an instant: three refreshes, no more")
+		assert.Positive(t, statuses[http.StatusOK], "the accepting servers keep serving")
+		assert.Equal(t, int32(statuses[http.StatusUnauthorized]), limited.Load(), "each 401 returned as it is is reported")
+
+		// Over a minute and a half at 10 requests a second.
+		for range 900 {
+			_, _ = get(t, c, context.Background())
+			time.Sleep(100 * time.Millisecond)
+		}
+		extra := refreshes.Load() - 3
+		t.Logf("refreshes in 90 s of alternating answers: %d", extra)
+		assert.GreaterOrEqual(t, extra, int32(5), "spacing 1 s, 2 s, 4 s, ... (too slow)")
+		assert.LessOrEqual(t, extra, int32(8), "spacing 1 s, 2 s, 4 s, ... (too fast)")
+	})
+}

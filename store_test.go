@@ -2,6 +2,7 @@ package authtransport_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -112,3 +113,33 @@ func TestTokenFileOnlyALoginFixesIsLoginRequired(t *testing.T) {
 	require.NoError(t, err, "the file holds the new token")
 	assert.Equal(t, "tok-1", stored.AccessToken)
 }
+
+// A store of the user's own can say "only a new login fixes this" by
+// wrapping ErrNoToken: the Transport treats it as empty, and the user
+// learns why from the LoginRequiredError.
+func TestCustomStoreCanAskForALogin(t *testing.T) {
+	st := storeFunc(func(context.Context) (*authtransport.Token, error) {
+		return nil, fmt.Errorf("keychain entry damaged: %w", authtransport.ErrNoToken)
+	})
+	userGrant := authtransport.NewOAuth2Refresher(&oauth2.Config{Endpoint: oauth2.Endpoint{TokenURL: "https://as.example/token"}})
+	tr := &authtransport.Transport{Base: newAPI(), Store: st, Refresher: userGrant}
+	_, err := get(t, &http.Client{Transport: tr}, context.Background())
+	var lr *authtransport.LoginRequiredError
+	require.ErrorAs(t, err, &lr)
+	assert.Equal(t, authtransport.ReasonNoToken, lr.Reason)
+	assert.Contains(t, err.Error(), "keychain entry damaged", "the store's reason is in the message")
+
+	// Without a Refresher, the same store is a configuration error that
+	// still says why.
+	tr = &authtransport.Transport{Base: newAPI(), Store: st}
+	_, err = get(t, &http.Client{Transport: tr}, context.Background())
+	assert.ErrorIs(t, err, authtransport.ErrNoRefresher)
+	assert.NotErrorIs(t, err, authtransport.ErrLoginRequired)
+	assert.Contains(t, err.Error(), "keychain entry damaged")
+}
+
+// storeFunc is a Store whose Load is the function and whose Save succeeds.
+type storeFunc func(context.Context) (*authtransport.Token, error)
+
+func (f storeFunc) Load(ctx context.Context) (*authtransport.Token, error) { return f(ctx) }
+func (f storeFunc) Save(context.Context, *authtransport.Token) error       { return nil }

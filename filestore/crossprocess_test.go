@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,6 +33,7 @@ const (
 	crossEnvSecret = "AUTHTRANSPORT_XPROC_SECRET"
 	crossEnvPath   = "AUTHTRANSPORT_XPROC_PATH"
 	crossEnvGo     = "AUTHTRANSPORT_XPROC_GO" // the file whose appearance starts the requests
+	crossEnvN      = "AUTHTRANSPORT_XPROC_N"  // requests at once, if not crossGoroutines
 )
 
 const (
@@ -84,47 +86,12 @@ func TestFileStoreCrossProcessRefresh(t *testing.T) {
 			fs, err := filestore.New(path)
 			require.NoError(t, err)
 			require.NoError(t, fs.Save(t.Context(), srv.NewExpiredToken()))
-			goFile := filepath.Join(dir, "go")
 
 			mode := "nolock"
 			if tt.lock {
 				mode = "lock"
 			}
-			results := make([]crossResult, crossProcesses)
-			var children []*exec.Cmd
-			var readers []*bufio.Scanner
-			for range crossProcesses {
-				cmd := exec.Command(os.Args[0], "-test.run=^TestFileStoreCrossProcessRefresh$", "-test.count=1")
-				cmd.Env = append(os.Environ(),
-					crossEnvChild+"="+mode,
-					crossEnvURL+"="+srv.URL,
-					crossEnvSecret+"="+srv.ClientSecret,
-					crossEnvPath+"="+path,
-					crossEnvGo+"="+goFile,
-				)
-				cmd.Stderr = os.Stderr
-				out, err := cmd.StdoutPipe()
-				require.NoError(t, err)
-				require.NoError(t, cmd.Start())
-				t.Cleanup(func() {
-					if cmd.ProcessState == nil {
-						_ = cmd.Process.Kill()
-						_ = cmd.Wait()
-					}
-				})
-				sc := bufio.NewScanner(out)
-				require.True(t, scanFor(sc, "READY"), "child did not get ready")
-				children = append(children, cmd)
-				readers = append(readers, sc)
-			}
-			// Every child is waiting: start them at the same moment.
-			require.NoError(t, os.WriteFile(goFile, nil, 0o600))
-			for i, cmd := range children {
-				line, ok := scanPrefix(readers[i], "RESULT ")
-				require.True(t, ok, "child %d sent no result", i)
-				require.NoError(t, json.Unmarshal([]byte(line), &results[i]))
-				require.NoError(t, cmd.Wait(), "child %d", i)
-			}
+			results := runWave(t, srv, path, mode, crossProcesses, crossGoroutines)
 
 			stats := srv.Stats()
 			ok, loads := 0, 0
@@ -158,6 +125,97 @@ func TestFileStoreCrossProcessRefresh(t *testing.T) {
 				"without the lock the grant was expected to be revoked or requests to fail; ok %d, grant alive %v", ok, alive)
 		})
 	}
+}
+
+// runWave starts processes child processes that share the token file at
+// path, each sending goroutines requests at once through its own Transport
+// (with the store's lock, unless mode is "nolock"), and returns what each
+// reports.
+func runWave(t *testing.T, srv *authtest.Server, path, mode string, processes, goroutines int) []crossResult {
+	t.Helper()
+	goFile := filepath.Join(t.TempDir(), "go")
+	results := make([]crossResult, processes)
+	var children []*exec.Cmd
+	var readers []*bufio.Scanner
+	for range processes {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestFileStoreCrossProcessRefresh$", "-test.count=1")
+		cmd.Env = append(os.Environ(),
+			crossEnvChild+"="+mode,
+			crossEnvURL+"="+srv.URL,
+			crossEnvSecret+"="+srv.ClientSecret,
+			crossEnvPath+"="+path,
+			crossEnvGo+"="+goFile,
+			crossEnvN+"="+strconv.Itoa(goroutines),
+		)
+		cmd.Stderr = os.Stderr
+		out, err := cmd.StdoutPipe()
+		require.NoError(t, err)
+		require.NoError(t, cmd.Start())
+		t.Cleanup(func() {
+			if cmd.ProcessState == nil {
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
+			}
+		})
+		sc := bufio.NewScanner(out)
+		require.True(t, scanFor(sc, "READY"), "child did not get ready")
+		children = append(children, cmd)
+		readers = append(readers, sc)
+	}
+	// Every child is waiting: start them at the same moment.
+	require.NoError(t, os.WriteFile(goFile, nil, 0o600))
+	for i, cmd := range children {
+		line, ok := scanPrefix(readers[i], "RESULT ")
+		require.True(t, ok, "child %d sent no result", i)
+		require.NoError(t, json.Unmarshal([]byte(line), &results[i]))
+		require.NoError(t, cmd.Wait(), "child %d", i)
+	}
+	return results
+}
+
+// TestShortLivedTokensRefreshOncePerExpiry: tokens that live 8 s, much
+// shorter than the refresh margin, shared by processes that start one
+// after another (3 processes × 50 goroutines a wave), against a server that
+// rotates refresh tokens and revokes the grant on reuse. A process that
+// starts just after another refreshed uses that token (it says when it was
+// obtained) instead of refreshing it once more: one refresh per expiry, not
+// one per process.
+func TestShortLivedTokensRefreshOncePerExpiry(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts 9 processes and waits for a token to expire")
+	}
+	const lifetime = 8 * time.Second
+	srv := authtest.NewServer()
+	defer srv.Close()
+	srv.SetAccessTokenLifetime(lifetime)
+	path := filepath.Join(t.TempDir(), "token.json")
+	fs, err := filestore.New(path)
+	require.NoError(t, err)
+	require.NoError(t, fs.Save(t.Context(), srv.NewExpiredToken()))
+
+	wave := func(name string) {
+		results := runWave(t, srv, path, "lock", 3, 50)
+		ok := 0
+		for _, r := range results {
+			ok += r.OK
+			assert.Empty(t, r.Errors, "%s: errors", name)
+		}
+		stats := srv.Stats()
+		t.Logf("%s: %d/150 ok; refreshes so far %d, reuse %d", name, ok, stats.Refreshes(), stats.RefreshTokenReuse)
+		assert.Equal(t, 150, ok, "%s: requests answered 200", name)
+	}
+	wave("wave 1, token expired")
+	wave("wave 2, new processes, token just refreshed")
+	assert.Equal(t, 1, srv.Stats().Refreshes(), "refreshes after one expiry")
+	tok, err := fs.Load(t.Context())
+	require.NoError(t, err)
+	time.Sleep(time.Until(tok.Expiry) + 200*time.Millisecond)
+	wave("wave 3, new processes, token expired again")
+	stats := srv.Stats()
+	assert.Equal(t, 2, stats.Refreshes(), "refreshes for two expiries")
+	assert.Equal(t, 2, stats.TokenRequests["refresh_token"][authtest.OutcomeOK], "refresh-token requests at the server")
+	assert.Zero(t, stats.RefreshTokenReuse, "refresh-token reuse detected")
+	assert.True(t, grantAlive(t, srv, fs), "the grant is still valid")
 }
 
 // grantAlive reports whether the token in fs still works: a request with its
@@ -267,10 +325,15 @@ func crossProcessChild(t *testing.T, mode string) {
 		time.Sleep(time.Millisecond)
 	}
 
+	n := crossGoroutines
+	if v := os.Getenv(crossEnvN); v != "" {
+		n, err = strconv.Atoi(v)
+		require.NoError(t, err)
+	}
 	res := crossResult{Status: map[int]int{}, Errors: map[string]int{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for i := range crossGoroutines {
+	for i := range n {
 		wg.Go(func() {
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, srvURL+fmt.Sprintf("/api/items/%d", i), nil)
 			if err != nil {

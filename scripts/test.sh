@@ -2,12 +2,45 @@
 # Runs every check and test of every module in this repository: gofmt, go vet,
 # staticcheck, the tests with the race detector (goleak checks for leaked
 # goroutines in each package's TestMain; fuzz targets run their committed
-# seeds), and one iteration of every benchmark so that none rots.
-# Needs only Go; everything else comes through the Go module proxy.
+# seeds), the allocation tests without it, and one iteration of every
+# benchmark so that none rots.
+#
+# Some tests need programs from Debian packages (a Redis server, a Secret
+# Service); each scripts/deps/*.sh names them with `need`. Running as root
+# (as CI does), this script installs what is missing; otherwise it says what
+# is missing, and those tests skip, or fail when CI is set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 staticcheck_version=v0.8.2
+
+# need COMMAND PACKAGE: the tests need COMMAND, from Debian's PACKAGE.
+missing=()
+need() {
+	command -v "$1" >/dev/null 2>&1 || missing+=("$2")
+}
+for f in scripts/deps/*.sh; do
+	[ -e "$f" ] || continue
+	# shellcheck source=/dev/null
+	. "$f"
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+		echo "== installing ${missing[*]}"
+		# Installing a server package starts its system service; the tests
+		# start servers of their own on free ports instead.
+		policy=/usr/sbin/policy-rc.d
+		had_policy=0
+		[ -e "$policy" ] && had_policy=1
+		[ $had_policy = 1 ] || { printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod +x "$policy"; }
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq >/dev/null
+		apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+		[ $had_policy = 1 ] || rm -f "$policy"
+	else
+		echo "== missing packages (tests that need them skip, or fail with CI set): ${missing[*]}" >&2
+	fi
+fi
 
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then
@@ -24,6 +57,9 @@ for mod in $(find . -name go.mod -not -path './.git/*' -exec dirname {} \; | sor
 		go vet ./...
 		go run "honnef.co/go/tools/cmd/staticcheck@$staticcheck_version" ./...
 		go test -race -count=1 -timeout 10m ./...
+		# Allocation counts are checked without the race detector, which
+		# changes them.
+		go test -count=1 -run 'Allocs' ./...
 		go test -run '^$' -bench . -benchtime 1x ./... >/dev/null
 	) || status=1
 done
