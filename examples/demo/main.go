@@ -4,6 +4,11 @@
 //	go run ./examples/demo          # the scripted tour; exits 0 when all went as shown
 //	go run ./examples/demo -serve   # serve the demo server for examples/cli until interrupted
 //
+// With -serve, -token-lifetime sets how long its access tokens live (watch
+// several copies of the CLI refresh once with a few seconds), and -pidfile
+// names a file to write the server's process ID to, so that a script can
+// stop it with kill even when it was started through go run.
+//
 // The tour has four scenes: fifty concurrent requests with an expired token
 // share one refresh; an access token revoked early is refreshed once and the
 // request resent; an API that demands more scope gets a typed error; and a
@@ -24,9 +29,12 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
+	"time"
 
 	"github.com/d5c4ca72/authtransport"
 	"github.com/d5c4ca72/authtransport/authtest"
@@ -41,11 +49,13 @@ const (
 
 func main() {
 	serve := flag.Bool("serve", false, "serve the demo authorization server and API on "+serveAddr+" until interrupted")
+	lifetime := flag.Duration("token-lifetime", authtest.DefaultAccessTokenLifetime, "with -serve: how long access tokens live")
+	pidFile := flag.String("pidfile", "", "with -serve: write the server's process ID to this file (removed on exit)")
 	flag.Parse()
 	var err error
 	if *serve {
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-		err = runServer(ctx, os.Stdout)
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		err = runServer(ctx, os.Stdout, *lifetime, *pidFile)
 		stop()
 	} else {
 		err = tour(os.Stdout)
@@ -56,19 +66,29 @@ func main() {
 	}
 }
 
-// runServer serves an authtest server on serveAddr until ctx ends.
-func runServer(ctx context.Context, w io.Writer) error {
+// runServer serves an authtest server on serveAddr, issuing access tokens
+// that live lifetime, until ctx ends. With pidFile not empty it writes its
+// process ID there, and removes the file when it stops.
+func runServer(ctx context.Context, w io.Writer, lifetime time.Duration, pidFile string) error {
 	l, err := net.Listen("tcp", serveAddr)
 	if err != nil {
 		return err
+	}
+	if pidFile != "" {
+		if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+			_ = l.Close()
+			return err
+		}
+		defer os.Remove(pidFile)
 	}
 	srv := authtest.NewUnstartedServer()
 	srv.Listener = l
 	srv.ClientSecret = serveSecret
 	srv.Start()
 	defer srv.Close()
-	fmt.Fprintf(w, "demo server on %s (client %q, secret %q): token endpoint %s, API %s\n",
-		srv.URL, srv.ClientID, serveSecret, srv.TokenURL(), srv.ResourceURL(""))
+	srv.SetAccessTokenLifetime(lifetime)
+	fmt.Fprintf(w, "demo server on %s (client %q, secret %q, tokens live %v): token endpoint %s, API %s\n",
+		srv.URL, srv.ClientID, serveSecret, lifetime, srv.TokenURL(), srv.ResourceURL(""))
 	fmt.Fprintln(w, "try: go run ./examples/cli login && go run ./examples/cli get /api/items   (Ctrl-C stops the server)")
 	<-ctx.Done()
 	return nil
