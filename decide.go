@@ -1,6 +1,7 @@
 package authtransport
 
 import (
+	"math"
 	"math/rand/v2"
 	"time"
 )
@@ -17,10 +18,10 @@ type gen struct {
 	// (a token without expiry, used until it is rejected). After a
 	// failed refresh it is when the failure may be retried, or the
 	// expiry, whichever comes first.
-	dueAt time.Time
+	dueAt instant
 	// aheadAt is when a request starts a refresh in the background and
 	// goes on with tok; zero: never.
-	aheadAt time.Time
+	aheadAt instant
 
 	rejected     bool // a resource server rejected tok: no request may carry it
 	proofRefused bool // a fresh DPoP proof with tok was refused after its refresh
@@ -30,6 +31,30 @@ type gen struct {
 	// unsaved, if not nil, says the store failed to save tok.
 	unsaved *unsaved
 }
+
+// instant is a point in time as Unix nanoseconds, 8 bytes where a
+// time.Time takes 24 (a Transport per grant, for many grants, holds one
+// generation each); zero is never.
+type instant int64
+
+// maxInstant is the latest time an instant holds; later times are taken
+// as it (year 2262).
+var maxInstant = time.Unix(0, math.MaxInt64)
+
+func instantOf(t time.Time) instant {
+	switch {
+	case t.IsZero():
+		return 0
+	case t.After(maxInstant):
+		return math.MaxInt64
+	case t.UnixNano() <= 0:
+		return 1 // before 1970: long past, and not never
+	}
+	return instant(t.UnixNano())
+}
+
+// reached reports whether i is not never and now is at or past it.
+func (i instant) reached(now time.Time) bool { return i != 0 && now.UnixNano() >= int64(i) }
 
 // failure is a failed refresh and when to try again.
 type failure struct {
@@ -45,7 +70,7 @@ type unsaved struct{ base *Token }
 // usable reports whether a request may carry g's token at now without
 // waiting for a refresh.
 func (g *gen) usable(now time.Time) bool {
-	return g != nil && g.tok != nil && g.tok.AccessToken != "" && !g.rejected && (g.dueAt.IsZero() || now.Before(g.dueAt))
+	return g != nil && g.tok != nil && g.tok.AccessToken != "" && !g.rejected && !g.dueAt.reached(now)
 }
 
 // pendingFailure returns g's failure if it may not be retried yet at now.
@@ -130,7 +155,7 @@ func decide(s situation, now time.Time) plan {
 		return plan{step: stepUse}
 	}
 	if cur.usable(now) {
-		if !s.flying && !cur.aheadAt.IsZero() && !now.Before(cur.aheadAt) && cur.pendingFailure(now) == nil && s.storeFail == nil {
+		if !s.flying && cur.aheadAt.reached(now) && cur.pendingFailure(now) == nil && s.storeFail == nil {
 			return plan{step: stepAhead}
 		}
 		return plan{step: stepUse}

@@ -33,7 +33,7 @@ var (
 
 // genOf returns a generation of tok at t0 with the given changes.
 func genOf(tok *Token, change func(*gen)) *gen {
-	g := &gen{tok: tok, auth: "Bearer " + tok.AccessToken, dueAt: t0.Add(time.Hour)}
+	g := &gen{tok: tok, auth: "Bearer " + tok.AccessToken, dueAt: instantOf(t0.Add(time.Hour))}
 	if change != nil {
 		change(g)
 	}
@@ -51,20 +51,20 @@ var (
 // TestDecide is the table of decide: what a caller that needs a token does.
 func TestDecide(t *testing.T) {
 	fresh := genOf(tokA, nil)
-	due := genOf(tokA, func(g *gen) { g.dueAt = t0 })
-	expired := genOf(&Token{AccessToken: "a", RefreshToken: "ra", Expiry: t0.Add(-time.Second)}, func(g *gen) { g.dueAt = t0.Add(-time.Minute) })
+	due := genOf(tokA, func(g *gen) { g.dueAt = instantOf(t0) })
+	expired := genOf(&Token{AccessToken: "a", RefreshToken: "ra", Expiry: t0.Add(-time.Second)}, func(g *gen) { g.dueAt = instantOf(t0.Add(-time.Minute)) })
 	rejected := genOf(tokA, func(g *gen) { g.rejected = true })
-	ahead := genOf(tokA, func(g *gen) { g.aheadAt = t0.Add(-time.Second) })
-	aheadLater := genOf(tokA, func(g *gen) { g.aheadAt = t0.Add(time.Second) })
-	noExpiry := genOf(&Token{AccessToken: "s"}, func(g *gen) { g.dueAt = time.Time{} })
-	noAccess := genOf(&Token{RefreshToken: "ra"}, func(g *gen) { g.dueAt = time.Time{} })
+	ahead := genOf(tokA, func(g *gen) { g.aheadAt = instantOf(t0.Add(-time.Second)) })
+	aheadLater := genOf(tokA, func(g *gen) { g.aheadAt = instantOf(t0.Add(time.Second)) })
+	noExpiry := genOf(&Token{AccessToken: "s"}, func(g *gen) { g.dueAt = 0 })
+	noAccess := genOf(&Token{RefreshToken: "ra"}, func(g *gen) { g.dueAt = 0 })
 	nilTok := &gen{}
-	failedServing := genOf(tokA, func(g *gen) { g.fail = pendingTransient; g.dueAt = t0.Add(time.Second) })
-	failedDue := genOf(tokA, func(g *gen) { g.fail = pendingTransient; g.dueAt = t0 })
-	failedTerminal := genOf(tokA, func(g *gen) { g.fail = pendingTerminal; g.dueAt = t0 })
-	failedPast := genOf(tokA, func(g *gen) { g.fail = pastFailure; g.dueAt = t0.Add(-59 * time.Second) })
+	failedServing := genOf(tokA, func(g *gen) { g.fail = pendingTransient; g.dueAt = instantOf(t0.Add(time.Second)) })
+	failedDue := genOf(tokA, func(g *gen) { g.fail = pendingTransient; g.dueAt = instantOf(t0) })
+	failedTerminal := genOf(tokA, func(g *gen) { g.fail = pendingTerminal; g.dueAt = instantOf(t0) })
+	failedPast := genOf(tokA, func(g *gen) { g.fail = pastFailure; g.dueAt = instantOf(t0.Add(-59 * time.Second)) })
 	refused := genOf(tokA, func(g *gen) { g.proofRefused = true })
-	aheadFailing := genOf(tokA, func(g *gen) { g.aheadAt = t0.Add(-time.Second); g.fail = pendingTransient })
+	aheadFailing := genOf(tokA, func(g *gen) { g.aheadAt = instantOf(t0.Add(-time.Second)); g.fail = pendingTransient })
 	storeDown := &failure{err: errors.New("store down"), run: backoff{n: 1, at: t0, until: t0.Add(time.Second)}}
 	rejectedA := func(s situation) situation { s.seen, s.rejected = tokA, true; return s }
 	copyA := &Token{AccessToken: "a", RefreshToken: "ra"} // the same generation as tokA, another copy
@@ -142,9 +142,9 @@ func TestDecide(t *testing.T) {
 func TestJudge(t *testing.T) {
 	const margin = time.Minute
 	fresh := genOf(tokA, nil)
-	due := genOf(tokA, func(g *gen) { g.dueAt = t0 })
+	due := genOf(tokA, func(g *gen) { g.dueAt = instantOf(t0) })
 	rejected := genOf(tokA, func(g *gen) { g.rejected = true })
-	failed := genOf(tokA, func(g *gen) { g.fail = pendingTransient; g.dueAt = t0 })
+	failed := genOf(tokA, func(g *gen) { g.fail = pendingTransient; g.dueAt = instantOf(t0) })
 	unsavedOverA := genOf(tokB, func(g *gen) { g.unsaved = &unsaved{base: tokA} })
 	unsavedOverNothing := genOf(tokB, func(g *gen) { g.unsaved = &unsaved{} })
 	expiredTok := &Token{AccessToken: "x", RefreshToken: "rx", Expiry: t0.Add(-time.Second)}

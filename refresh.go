@@ -310,12 +310,13 @@ func (t *Transport) newGen(tok *Token, now time.Time) *gen {
 		return g
 	}
 	g.auth = tok.Type() + " " + tok.AccessToken
-	g.dueAt = dueTime(tok, now, t.margin())
+	due := dueTime(tok, now, t.margin())
 	if tok.expired(now) {
-		g.dueAt = now
+		due = now
 	}
+	g.dueAt = instantOf(due)
 	if !t.DisableRefreshAhead {
-		g.aheadAt = aheadTime(tok, g.dueAt, now)
+		g.aheadAt = instantOf(aheadTime(tok, due, now))
 	}
 	return g
 }
@@ -337,19 +338,19 @@ func (g *gen) withFailure(f *failure, now time.Time) *gen {
 func (g *gen) servingUntil(retry, now time.Time) *gen {
 	c := *g
 	if c.rejected || c.tok.expired(now) {
-		c.dueAt, c.aheadAt = now, time.Time{}
+		c.dueAt, c.aheadAt = instantOf(now), 0
 		return &c
 	}
 	if exp := c.tok.Expiry; !exp.IsZero() && exp.Before(retry) {
 		retry = exp
 	}
-	switch {
-	case c.dueAt.IsZero():
-		c.aheadAt = time.Time{}
-	case retry.Before(c.dueAt):
-		c.aheadAt = retry
+	switch r := instantOf(retry); {
+	case c.dueAt == 0:
+		c.aheadAt = 0
+	case r < c.dueAt:
+		c.aheadAt = r
 	default:
-		c.dueAt, c.aheadAt = retry, time.Time{}
+		c.dueAt, c.aheadAt = r, 0
 	}
 	return &c
 }

@@ -55,12 +55,15 @@ func (f RefresherFunc) Refresh(ctx context.Context, stale *Token) (*Token, error
 // [http.DefaultClient]. The Transport wraps it so that token requests never
 // follow redirects and never go over plain http:// except to loopback.
 func NewOAuth2Refresher(cfg *oauth2.Config) Refresher {
-	return &oauth2Refresher{cfg: cfg}
+	return oauth2Refresher{cfg: cfg}
 }
 
+// oauth2Refresher is a value of one pointer, so that the Refresher
+// interface holds it without an allocation (one Transport per grant, for
+// many grants, each with its own).
 type oauth2Refresher struct{ cfg *oauth2.Config }
 
-func (r *oauth2Refresher) Refresh(ctx context.Context, stale *Token) (*Token, error) {
+func (r oauth2Refresher) Refresh(ctx context.Context, stale *Token) (*Token, error) {
 	if stale == nil || stale.RefreshToken == "" {
 		return nil, &LoginRequiredError{Reason: ReasonNoToken}
 	}
@@ -73,7 +76,7 @@ func (r *oauth2Refresher) Refresh(ctx context.Context, stale *Token) (*Token, er
 	return TokenFromOAuth2(ot), nil
 }
 
-func (r *oauth2Refresher) clientCredentials() (id, secret string) {
+func (r oauth2Refresher) clientCredentials() (id, secret string) {
 	return r.cfg.ClientID, r.cfg.ClientSecret
 }
 
@@ -84,12 +87,12 @@ func (r *oauth2Refresher) clientCredentials() (id, secret string) {
 // [*RefreshError]: there is no user to log in, the client's credentials
 // must change.
 func NewClientCredentialsRefresher(cfg *clientcredentials.Config) Refresher {
-	return &clientCredentialsRefresher{cfg: cfg}
+	return clientCredentialsRefresher{cfg: cfg}
 }
 
 type clientCredentialsRefresher struct{ cfg *clientcredentials.Config }
 
-func (r *clientCredentialsRefresher) Refresh(ctx context.Context, _ *Token) (*Token, error) {
+func (r clientCredentialsRefresher) Refresh(ctx context.Context, _ *Token) (*Token, error) {
 	ot, err := r.cfg.Token(ctx)
 	if err != nil {
 		return nil, refreshError(err)
@@ -97,7 +100,7 @@ func (r *clientCredentialsRefresher) Refresh(ctx context.Context, _ *Token) (*To
 	return TokenFromOAuth2(ot), nil
 }
 
-func (r *clientCredentialsRefresher) clientCredentials() (id, secret string) {
+func (r clientCredentialsRefresher) clientCredentials() (id, secret string) {
 	return r.cfg.ClientID, r.cfg.ClientSecret
 }
 

@@ -237,7 +237,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 func (t *Transport) current(ctx context.Context) (*gen, error) {
 	now := time.Now()
 	g := t.cur.Load()
-	if g.usable(now) && (g.aheadAt.IsZero() || now.Before(g.aheadAt) || t.flight.Load() != nil) {
+	if g.usable(now) && (!g.aheadAt.reached(now) || t.flight.Load() != nil) {
 		return g, nil
 	}
 	g, _, err := t.obtain(ctx, ask{})

@@ -1,8 +1,11 @@
 package authtransport_test
 
 import (
+	"context"
 	"io"
 	"net/http"
+	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
@@ -79,6 +82,67 @@ func BenchmarkRoundTrip(b *testing.B) {
 					_, _ = io.Copy(io.Discard, resp.Body)
 				}
 			})
+		})
+	}
+}
+
+// perGrant builds the client for one user grant: its own token, store and
+// Refresher, as an integration platform holds one per connected account.
+var perGrant = map[string]func(cfg *oauth2.Config, base http.RoundTripper, exp time.Time, i int) http.RoundTripper{
+	"authtransport": func(cfg *oauth2.Config, base http.RoundTripper, exp time.Time, i int) http.RoundTripper {
+		return &authtransport.Transport{
+			Base:      base,
+			Store:     authtransport.NewMemoryStore(&authtransport.Token{AccessToken: "access-" + strconv.Itoa(i), RefreshToken: "refresh", Expiry: exp}),
+			Refresher: authtransport.NewOAuth2Refresher(cfg),
+		}
+	},
+	"oauth2": func(cfg *oauth2.Config, base http.RoundTripper, exp time.Time, i int) http.RoundTripper {
+		tok := &oauth2.Token{AccessToken: "access-" + strconv.Itoa(i), RefreshToken: "refresh", Expiry: exp}
+		return &oauth2.Transport{Base: base, Source: oauth2.ReuseTokenSource(tok, cfg.TokenSource(context.Background(), tok))}
+	},
+}
+
+// BenchmarkIdleTransport reports the memory an idle client for one grant
+// keeps after its first request (bytes and live heap objects per grant, over
+// 10,000 grants), and the allocations to build it and make that request.
+func BenchmarkIdleTransport(b *testing.B) {
+	cfg := &oauth2.Config{ClientID: "client", Endpoint: oauth2.Endpoint{TokenURL: "https://as.example/token"}}
+	exp := time.Now().Add(time.Hour)
+	for _, name := range []string{"authtransport", "oauth2"} {
+		build := perGrant[name]
+		b.Run("impl="+name+"/what=idle", func(b *testing.B) {
+			const grants = 10000
+			base := newStubBase()
+			req := benchRequest(b)
+			for b.Loop() {
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				rts := make([]http.RoundTripper, grants)
+				for i := range rts {
+					rts[i] = build(cfg, base, exp, i)
+					if _, err := rts[i].RoundTrip(req); err != nil {
+						b.Fatal(err)
+					}
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/grants, "B/grant")
+				b.ReportMetric(float64(after.HeapObjects-before.HeapObjects)/grants, "objects/grant")
+				runtime.KeepAlive(rts)
+			}
+		})
+		b.Run("impl="+name+"/what=first-request", func(b *testing.B) {
+			base := newStubBase()
+			req := benchRequest(b)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				if _, err := build(cfg, base, exp, i).RoundTrip(req); err != nil {
+					b.Fatal(err)
+				}
+			}
 		})
 	}
 }
