@@ -136,6 +136,26 @@ func (e *LoginRequiredError) Is(target error) bool { return target == ErrLoginRe
 // Unwrap returns Err.
 func (e *LoginRequiredError) Unwrap() error { return e.Err }
 
+// CredentialsRejectedError is returned by [Transport.RoundTrip] when a
+// resource server answered 401 to a request made with static credentials
+// (Transport.Basic, or Transport.APIKey without a token): there is nothing
+// to refresh, the credentials must change. [errors.As] finds it through the
+// [*url.Error] that [http.Client] wraps around it.
+type CredentialsRejectedError struct {
+	// Credential is what was refused: "Basic" or "APIKey".
+	Credential string
+	// StatusCode is the resource server's status code (401).
+	StatusCode int
+	// Challenges are the parsed WWW-Authenticate challenges of the
+	// response, if any: what the server asks for instead.
+	Challenges []wwwauth.Challenge
+}
+
+// Error names the refused credential and the status, never the credential.
+func (e *CredentialsRejectedError) Error() string {
+	return "authtransport: credentials rejected: " + e.Credential + " (status " + strconv.Itoa(e.StatusCode) + ")"
+}
+
 // RefreshError is a failed attempt to obtain a new token that a login would
 // not fix: the token endpoint or the [Store] failed (network failure,
 // timeout, 5xx, 429, an answer that is not a token), or it refused the

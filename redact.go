@@ -38,25 +38,49 @@ type clientSecretHolder interface {
 	clientCredentials() (id, secret string)
 }
 
-// secretsOf returns the secrets of toks and of the Refresher's client.
+// secretsOf returns the secrets of toks, of the Refresher's client and of
+// the static credentials.
 func (t *Transport) secretsOf(toks ...*Token) secrets {
-	var raw []string
+	var raw, encoded []string
 	for _, tok := range toks {
 		if tok != nil {
 			raw = append(raw, tok.AccessToken, tok.RefreshToken)
 		}
 	}
-	var s secrets
 	if h, ok := t.Refresher.(clientSecretHolder); ok {
 		id, secret := h.clientCredentials()
 		if len(secret) >= minSecretLen {
 			raw = append(raw, secret)
-			// client_secret_basic, raw and form-encoded (RFC 6749 §2.3.1).
-			for _, pair := range []string{id + ":" + secret, url.QueryEscape(id) + ":" + url.QueryEscape(secret)} {
-				s = append(s, base64.StdEncoding.EncodeToString([]byte(pair)), base64.RawURLEncoding.EncodeToString([]byte(pair)))
-			}
+			encoded = append(encoded, basicForms(id, secret)...)
 		}
 	}
+	if t.Basic != nil && len(t.Basic.Password) >= minSecretLen {
+		raw = append(raw, t.Basic.Password)
+		encoded = append(encoded, basicForms(t.Basic.Username, t.Basic.Password)...)
+		if l, ok := latin1(t.Basic.Username + ":" + t.Basic.Password); ok {
+			encoded = append(encoded, base64.StdEncoding.EncodeToString(l))
+		}
+	}
+	if t.APIKey != nil {
+		raw = append(raw, t.APIKey.Value)
+	}
+	return append(secretsFrom(raw...), encoded...).sorted()
+}
+
+// basicForms returns the base64 of id:secret as client_secret_basic and the
+// Basic scheme send it, raw and form-encoded (RFC 6749 §2.3.1).
+func basicForms(id, secret string) []string {
+	var out []string
+	for _, pair := range []string{id + ":" + secret, url.QueryEscape(id) + ":" + url.QueryEscape(secret)} {
+		out = append(out, base64.StdEncoding.EncodeToString([]byte(pair)), base64.RawURLEncoding.EncodeToString([]byte(pair)))
+	}
+	return out
+}
+
+// secretsFrom returns raw secrets in every form a server may echo them
+// (shorter ones than minSecretLen left out), longest first.
+func secretsFrom(raw ...string) secrets {
+	var s secrets
 	for _, v := range raw {
 		if len(v) < minSecretLen {
 			continue
@@ -64,7 +88,18 @@ func (t *Transport) secretsOf(toks ...*Token) secrets {
 		s = append(s, v, url.QueryEscape(v), url.PathEscape(v), jsonEscaped(v, true), jsonEscaped(v, false),
 			strings.Trim(strconv.Quote(v), `"`), strings.Trim(strconv.QuoteToASCII(v), `"`))
 	}
-	slices.SortFunc(s, func(a, b string) int { return len(b) - len(a) })
+	return s.sorted()
+}
+
+// sorted returns s longest first, without repeats, so that a secret is
+// replaced before a shorter one inside it.
+func (s secrets) sorted() secrets {
+	slices.SortFunc(s, func(a, b string) int {
+		if d := len(b) - len(a); d != 0 {
+			return d
+		}
+		return strings.Compare(a, b)
+	})
 	return slices.Compact(s)
 }
 

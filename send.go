@@ -3,33 +3,63 @@ package authtransport
 import (
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
 	"github.com/d5c4ca72/authtransport/wwwauth"
 )
 
-// send attaches g's credentials to a copy of req with body (and a fresh
-// DPoP proof when the token is of type DPoP), sends it through Base, and
-// remembers the DPoP nonce of the answer. body is closed on every path.
-func (t *Transport) send(req *http.Request, body io.ReadCloser, g *gen) (*http.Response, error) {
-	var proof string
-	if t.proves(g) {
-		p, err := t.DPoP.proof(req.Method, req.URL, req.Host, g.tok.AccessToken, time.Now())
+// attempt is what one request carries: a token, or a Basic credential,
+// or neither (an API key alone, which send adds to every attempt).
+type attempt struct {
+	g     *gen   // the token, when the request carries one
+	basic string // the Basic Authorization value, when it carries Basic
+}
+
+// tok returns the token a carries, or nil.
+func (a attempt) tok() *Token {
+	if a.g == nil {
+		return nil
+	}
+	return a.g.tok
+}
+
+// send attaches a's credentials and the API key to a copy of req with body
+// (with a fresh DPoP proof when the token is of type DPoP), sends it through
+// Base, and remembers the DPoP nonce of the answer. body is closed on every
+// path.
+func (t *Transport) send(req *http.Request, body io.ReadCloser, a attempt, su *setup) (*http.Response, error) {
+	var auth, proof string
+	switch {
+	case a.g != nil && t.proves(a.g):
+		p, err := t.DPoP.proof(req.Method, req.URL, req.Host, a.g.tok.AccessToken, time.Now())
 		if err != nil {
 			closeBody(body)
 			return nil, err
 		}
-		proof = p
-	} else if g.tok.Type() == wwwauth.SchemeDPoP {
+		auth, proof = a.g.auth, p
+	case a.g != nil && a.g.tok.Type() == wwwauth.SchemeDPoP:
 		closeBody(body)
 		return nil, ErrDPoPNotConfigured
+	case a.g != nil:
+		auth = a.g.auth
+	default:
+		auth = a.basic
 	}
-	resp, err := t.base().RoundTrip(authorized(req, body, g.auth, proof))
-	if err == nil && proof != "" {
+	r2 := authorized(req, body, auth, proof, su.creds)
+	resp, err := t.base().RoundTrip(r2)
+	if err != nil {
+		if c := su.creds; c != nil && c.keyQuery != "" {
+			// Base's errors may quote the URL, which has the key.
+			err = scrubError(err, secretsFrom(c.key))
+		}
+		return nil, err
+	}
+	if proof != "" {
 		t.DPoP.observe(req.URL, resp)
 	}
-	return resp, err
+	return resp, nil
 }
 
 // proves reports whether requests with g carry DPoP proofs.
@@ -37,17 +67,78 @@ func (t *Transport) proves(g *gen) bool {
 	return t.DPoP != nil && g.tok.Type() == wwwauth.SchemeDPoP
 }
 
+// basicFirst returns the Basic value to send to u before any challenge, if
+// any: always for a Transport without tokens, and for one with tokens to an
+// origin whose last challenge asked for Basic.
+func (su *setup) basicFirst(u *url.URL) (string, bool) {
+	c := su.creds
+	if c == nil || c.basicUTF8 == "" {
+		return "", false
+	}
+	utf8, asked := false, false
+	if m := su.basicFor.Load(); m != nil {
+		utf8, asked = (*m)[originOf(u)]
+	}
+	if su.tokens && !asked {
+		return "", false
+	}
+	return c.basicFor(utf8), true
+}
+
+// preferBasic records whether u's origin asked for Basic (with
+// charset="UTF-8" when utf8), so that the next requests to it start with
+// what it wants.
+func (t *Transport) preferBasic(su *setup, u *url.URL, basic, utf8 bool) {
+	o := originOf(u)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	old := su.basicFor.Load()
+	m := make(map[origin]bool)
+	if old != nil {
+		if was, ok := (*old)[o]; ok == basic && was == utf8 {
+			return
+		}
+		for k, v := range *old {
+			m[k] = v
+		}
+	}
+	if basic {
+		if len(m) >= maxNonceOrigins {
+			clear(m)
+		}
+		m[o] = utf8
+	} else {
+		delete(m, o)
+	}
+	su.basicFor.Store(&m)
+}
+
 // authorized returns a shallow copy of req with body, the Authorization
-// field auth, and a DPoP field when proof is not empty. The header map is
-// copied; nothing of req changes.
-func authorized(req *http.Request, body io.ReadCloser, auth, proof string) *http.Request {
+// field auth (when not empty), a DPoP field when proof is not empty, and
+// the API key of c, if any, in its header or query. The header map (and,
+// for a key in the query, the URL) is copied; nothing of req changes.
+func authorized(req *http.Request, body io.ReadCloser, auth, proof string, c *staticCreds) *http.Request {
 	r2 := new(http.Request)
 	*r2 = *req
 	r2.Body = body
-	if proof == "" {
-		r2.Header = headerWith(req.Header, "Authorization", auth)
-	} else {
-		r2.Header = headerWith(req.Header, "Authorization", auth, "Dpop", proof)
+	var kv [6]string
+	n := 0
+	if auth != "" {
+		kv[0], kv[1], n = "Authorization", auth, 2
+	}
+	if proof != "" {
+		kv[n], kv[n+1], n = "Dpop", proof, n+2
+	}
+	if c != nil && c.keyHeader != "" {
+		kv[n], kv[n+1], n = c.keyHeader, c.key, n+2
+	}
+	r2.Header = headerWith(req.Header, kv[:n]...)
+	if c != nil && c.keyQuery != "" {
+		u := *req.URL
+		q := u.Query()
+		q.Set(c.keyQuery, c.key)
+		u.RawQuery = q.Encode()
+		r2.URL = &u
 	}
 	return r2
 }

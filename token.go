@@ -142,16 +142,7 @@ func (t Token) String() string {
 // Format implements [fmt.Formatter] so that every verb, flag and width
 // prints the redacted form returned by String (%#v prefixed with the
 // package name).
-func (t Token) Format(f fmt.State, verb rune) {
-	s := t.String()
-	switch {
-	case verb == 'v' && f.Flag('#'):
-		s = "authtransport." + s
-	case verb == 'q':
-		s = fmt.Sprintf("%q", s)
-	}
-	_, _ = f.Write([]byte(s))
-}
+func (t Token) Format(f fmt.State, verb rune) { formatRedacted(f, verb, t.String()) }
 
 // LogValue implements [slog.LogValuer]: it logs the type, expiry and scope,
 // and whether secrets are present, never the secrets.

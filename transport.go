@@ -70,6 +70,22 @@ type Transport struct {
 	// userinfo) makes every request fail with an error naming it.
 	Origins []string
 
+	// Basic, if not nil, is a user name and password for the Basic scheme
+	// (RFC 7617). A Transport without a Store and a Refresher sends it
+	// with every authorized request; one that has tokens too sends the
+	// token, and Basic to an origin whose 401 asks for Basic and not for
+	// a token (it never answers a Bearer or DPoP challenge with Basic).
+	// Credentials are encoded in ISO-8859-1 when they fit it, and in
+	// UTF-8 when they do not or the server's challenge says
+	// charset="UTF-8".
+	Basic *Basic
+
+	// APIKey, if not nil, is sent with every authorized request, in its
+	// header or query parameter, beside any token or Basic credential. A
+	// 401 to a request made without a token ends in a
+	// [*CredentialsRejectedError].
+	APIKey *APIKey
+
 	// AllowInsecureHTTP lets credentials go over plain http:// to hosts
 	// other than loopback, to resource servers and to the token endpoint.
 	// By default they do not: such requests to a resource are sent
@@ -124,20 +140,28 @@ var _ http.RoundTripper = (*Transport)(nil)
 // setup is the Transport's configuration, checked once.
 type setup struct {
 	origins []origin     // parsed Origins
-	err     error        // an invalid Origins entry
+	err     error        // an invalid Origins entry or credential
 	mem     *MemoryStore // the store when Store is nil
+	creds   *staticCreds // Basic and APIKey, checked
+	// tokens reports that the Transport sends tokens: it has a Store or
+	// a Refresher, or no static credentials.
+	tokens bool
+	// basicFor lists the origins whose last challenge asked for Basic
+	// (true: with charset="UTF-8"), when the Transport has tokens too;
+	// replaced, never changed, under Transport.mu.
+	basicFor atomic.Pointer[map[origin]bool]
 }
 
-// plainSetup is the setup of a Transport with a Store and no Origins. It is
-// never modified.
-var plainSetup = &setup{}
+// plainSetup is the setup of a Transport with a Store, no Origins and no
+// static credentials. It is never modified.
+var plainSetup = &setup{tokens: true}
 
 func (t *Transport) config() *setup {
 	if su := t.setup.Load(); su != nil {
 		return su
 	}
 	su := plainSetup
-	if len(t.Origins) > 0 || t.Store == nil {
+	if len(t.Origins) > 0 || t.Store == nil || t.Basic != nil || t.APIKey != nil {
 		su = &setup{}
 		for _, s := range t.Origins {
 			o, err := parseOrigin(s)
@@ -147,7 +171,13 @@ func (t *Transport) config() *setup {
 			}
 			su.origins = append(su.origins, o)
 		}
-		if t.Store == nil {
+		su.tokens = t.Store != nil || t.Refresher != nil || (t.Basic == nil && t.APIKey == nil)
+		if creds, err := checkCreds(t.Basic, t.APIKey, su.tokens); err != nil {
+			su.err = err
+		} else {
+			su.creds = creds
+		}
+		if su.tokens && t.Store == nil {
 			su.mem = new(MemoryStore)
 		}
 	}
@@ -189,21 +219,23 @@ func (t *Transport) refreshTimeout() time.Duration {
 }
 
 // RoundTrip implements [http.RoundTripper]. A request that must not carry
-// the token (see the package documentation) goes to Base untouched. Any
-// other request is sent as a copy with the token attached; the caller's
-// request is never modified.
+// credentials (see the package documentation) goes to Base untouched. Any
+// other request is sent as a copy with the credentials attached; the
+// caller's request is never modified.
 //
 // RoundTrip returns a [*LoginRequiredError] when the request cannot be
 // authorized without the user; a [*RefreshError] when no token could be
 // obtained for now (the token endpoint or the [Store] failed) or the token
 // endpoint refused the client; [ErrNoRefresher] when a new token is needed
-// and there is no Refresher; [ErrBodyNotReplayable] when the request was
-// rejected, a new token obtained, and the body cannot be sent again; the
-// context's error when the request's context ends first; an error for an
-// invalid Origins entry, a failed DPoP signature or a failed GetBody; and
-// Base's errors as they are. As the RoundTripper contract requires, the
-// request body is closed on every path, and a response is never returned
-// together with an error.
+// and there is no Refresher; a [*CredentialsRejectedError] when static
+// credentials were refused; [ErrBodyNotReplayable] when the request was
+// rejected, new credentials obtained, and the body cannot be sent again;
+// the context's error when the request's context ends first; an error for
+// an invalid Origins entry or credential, a failed DPoP signature or a
+// failed GetBody; and Base's errors as they are (without an API key sent in
+// the query). As the RoundTripper contract requires, the request body is
+// closed on every path, and a response is never returned together with an
+// error.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	su := t.config()
 	if su.err != nil {
@@ -216,19 +248,25 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return t.base().RoundTrip(req)
 	}
-	g, err := t.current(req.Context())
-	if err != nil {
-		closeBody(req.Body)
-		return nil, t.failRequest(req.Context(), err)
+	var a attempt
+	if basic, ok := su.basicFirst(req.URL); ok {
+		a.basic = basic
+	} else if su.tokens {
+		g, err := t.current(req.Context())
+		if err != nil {
+			closeBody(req.Body)
+			return nil, t.failRequest(req.Context(), err)
+		}
+		a.g = g
 	}
-	resp, err := t.send(req, req.Body, g)
+	resp, err := t.send(req, req.Body, a, su)
 	if err != nil {
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusForbidden {
 		return resp, nil
 	}
-	return t.rejected(req, g, resp)
+	return t.rejected(req, a, resp, su)
 }
 
 // current returns the generation to attach: the current one without a lock
@@ -244,29 +282,34 @@ func (t *Transport) current(ctx context.Context) (*gen, error) {
 	return g, err
 }
 
-// rejected handles a 401 or 403 to the first attempt of req, made with g.
+// rejected handles a 401 or 403 to the first attempt of req, made with a.
 // It resends req at most twice, never in a loop: once with the DPoP nonce a
-// server asked for, and once with a new token.
-func (t *Transport) rejected(req *http.Request, g *gen, resp *http.Response) (*http.Response, error) {
+// server asked for, and once with new credentials (a new token, or another
+// scheme the server asked for).
+func (t *Transport) rejected(req *http.Request, a attempt, resp *http.Response, su *setup) (*http.Response, error) {
 	ctx := req.Context()
 	nonceResent, resent := false, false
 	for {
 		v := readVerdict(resp)
-		proved := t.proves(g)
+		proved := a.g != nil && t.proves(a.g)
 		if v.action == actionNonce && !proved {
 			// A nonce is no help to a request without a proof.
 			v.action = actionRefresh
 		}
-		if v.action != actionReturn && t.observed() {
-			t.emit(ctx, Event{Kind: EventRequestRejected, Status: resp.StatusCode, Detail: v.summary(t.secretsOf(g.tok))})
+		next, act := v.answer(a, su)
+		if act != actionReturn && t.observed() {
+			t.emit(ctx, Event{Kind: EventRequestRejected, Status: resp.StatusCode, Detail: v.summary(t.secretsOf(a.tok()))})
 		}
 		var body io.ReadCloser
-		switch v.action {
+		switch act {
 		case actionReturn:
 			return resp, nil
 		case actionLogin:
 			drainAndClose(resp)
-			return nil, t.failRequest(ctx, v.loginError(v.reason, t.secretsOf(g.tok)))
+			return nil, t.failRequest(ctx, v.loginError(v.reason, t.secretsOf(a.tok())))
+		case actionRejectStatic:
+			drainAndClose(resp)
+			return nil, v.credentialsError(a, t.secretsOf(a.tok()))
 		case actionNonce:
 			if nonceResent {
 				// The nonce changed again at once: the caller gets
@@ -288,19 +331,40 @@ func (t *Transport) rejected(req *http.Request, g *gen, resp *http.Response) (*h
 			drainAndClose(resp)
 			t.emit(ctx, Event{Kind: EventResent, Detail: "dpop-nonce"})
 			body = b
+		case actionSwitch:
+			// The server asked for another scheme this Transport holds.
+			if resent {
+				drainAndClose(resp)
+				return nil, v.credentialsError(a, t.secretsOf(a.tok()))
+			}
+			t.preferBasic(su, req.URL, next.basic != "", v.basicUTF8)
+			if next.basic == "" {
+				g, err := t.current(ctx)
+				if err != nil {
+					drainAndClose(resp)
+					return nil, t.failRequest(ctx, err)
+				}
+				next.g = g
+			}
+			b, ok, err := t.resendBody(ctx, req, resp)
+			if err != nil || !ok {
+				return nil, err
+			}
+			resent, a, body = true, next, b
+			t.emit(ctx, Event{Kind: EventResent, Detail: "scheme"})
 		default: // actionRefresh
 			badProof := proved && v.badProof
 			if resent {
 				if badProof {
 					// A fresh proof with a fresh token refused: a
 					// refresh cannot help (see decide).
-					t.markProofRefused(g.tok)
+					t.markProofRefused(a.g.tok)
 					return resp, nil
 				}
 				drainAndClose(resp)
-				return nil, t.failRequest(ctx, v.loginError(ReasonRejectedAfterRefresh, t.secretsOf(g.tok)))
+				return nil, t.failRequest(ctx, v.loginError(ReasonRejectedAfterRefresh, t.secretsOf(a.tok())))
 			}
-			next, respond, err := t.obtain(ctx, ask{seen: g.tok, rejected: true, badProof: badProof})
+			g, respond, err := t.obtain(ctx, ask{seen: a.g.tok, rejected: true, badProof: badProof})
 			if err != nil {
 				drainAndClose(resp)
 				return nil, t.failRequest(ctx, err)
@@ -311,24 +375,15 @@ func (t *Transport) rejected(req *http.Request, g *gen, resp *http.Response) (*h
 				}
 				return resp, nil
 			}
-			b, ok, err := rewind(req)
-			if err != nil {
-				drainAndClose(resp)
+			b, ok, err := t.resendBody(ctx, req, resp)
+			if err != nil || !ok {
 				return nil, err
 			}
-			if !ok {
-				drainAndClose(resp)
-				t.emit(ctx, Event{Kind: EventResendSkipped, Status: resp.StatusCode})
-				return nil, ErrBodyNotReplayable
-			}
-			drainAndClose(resp)
-			resent = true
-			g = next
+			resent, a.g, body = true, g, b
 			t.emit(ctx, Event{Kind: EventResent, Detail: "refreshed"})
-			body = b
 		}
 		var err error
-		resp, err = t.send(req, body, g)
+		resp, err = t.send(req, body, a, su)
 		if err != nil {
 			return nil, err
 		}
@@ -336,6 +391,22 @@ func (t *Transport) rejected(req *http.Request, g *gen, resp *http.Response) (*h
 			return resp, nil
 		}
 	}
+}
+
+// resendBody returns a fresh copy of req's body for a resend and discards
+// resp. When the body cannot be replayed it returns ErrBodyNotReplayable,
+// reported as an event.
+func (t *Transport) resendBody(ctx context.Context, req *http.Request, resp *http.Response) (io.ReadCloser, bool, error) {
+	b, ok, err := rewind(req)
+	drainAndClose(resp)
+	switch {
+	case err != nil:
+		return nil, false, err
+	case !ok:
+		t.emit(ctx, Event{Kind: EventResendSkipped, Status: resp.StatusCode})
+		return nil, false, ErrBodyNotReplayable
+	}
+	return b, true, nil
 }
 
 // failRequest reports err, the error a request ends with, as an event when
@@ -350,12 +421,17 @@ func (t *Transport) failRequest(ctx context.Context, err error) error {
 
 // Token returns a token that is valid now, refreshing the stored one if it
 // is missing, expired or due. It is for code that needs the token itself,
-// such as a gRPC or WebSocket client.
+// such as a gRPC or WebSocket client. A Transport with only static
+// credentials (no Store and no Refresher) has none: [ErrNoRefresher].
 //
 // The token is a copy: changing it changes nothing in t.
 func (t *Transport) Token(ctx context.Context) (*Token, error) {
-	if su := t.config(); su.err != nil {
+	su := t.config()
+	switch {
+	case su.err != nil:
 		return nil, su.err
+	case !su.tokens:
+		return nil, ErrNoRefresher // only static credentials
 	}
 	g, err := t.current(ctx)
 	if err != nil {
@@ -404,6 +480,9 @@ func (t *Transport) Forget() {
 // authorization server.
 func (t *Transport) Logout(ctx context.Context) error {
 	store := t.store()
+	if store == nil { // only static credentials
+		return nil
+	}
 	if ls, ok := store.(LockingStore); ok {
 		unlock, err := t.lock(ctx, ls)
 		if err != nil {

@@ -19,8 +19,8 @@ import (
 type stubBase struct{ resp http.Response }
 
 func (s *stubBase) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Header.Get("Authorization") == "" {
-		panic("no Authorization")
+	if req.Header.Get("Authorization") == "" && req.Header.Get("X-Api-Key") == "" && req.URL.RawQuery == "" {
+		panic("no credentials")
 	}
 	return &s.resp, nil
 }
@@ -52,6 +52,34 @@ func benchRoundTrippers() map[string]http.RoundTripper {
 			Base:   newStubBase(),
 			Source: oauth2.ReuseTokenSource(nil, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "access-token-value", Expiry: exp})),
 		},
+	}
+}
+
+// benchStatic are Transports with static credentials over the same stub.
+func benchStatic() map[string]http.RoundTripper {
+	return map[string]http.RoundTripper{
+		"basic":         &authtransport.Transport{Base: newStubBase(), Basic: &authtransport.Basic{Username: "user", Password: "password"}},
+		"apikey-header": &authtransport.Transport{Base: newStubBase(), APIKey: &authtransport.APIKey{Header: "X-API-Key", Value: "api-key-value"}},
+		"apikey-query":  &authtransport.Transport{Base: newStubBase(), APIKey: &authtransport.APIKey{Query: "api_key", Value: "api-key-value"}},
+	}
+}
+
+// BenchmarkRoundTripStatic is the hot path with static credentials, to
+// compare with BenchmarkRoundTrip's Bearer token.
+func BenchmarkRoundTripStatic(b *testing.B) {
+	for _, name := range []string{"basic", "apikey-header", "apikey-query"} {
+		rt := benchStatic()[name]
+		b.Run("cred="+name, func(b *testing.B) {
+			req := benchRequest(b)
+			b.ReportAllocs()
+			for b.Loop() {
+				resp, err := rt.RoundTrip(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+			}
+		})
 	}
 }
 

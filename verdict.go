@@ -2,6 +2,7 @@ package authtransport
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/d5c4ca72/authtransport/wwwauth"
 )
@@ -22,16 +23,25 @@ const (
 	// actionNonce resends the request once with the DPoP nonce the server
 	// just sent (RFC 9449 §9), without refreshing the token.
 	actionNonce
+	// actionSwitch resends the request once with another credential the
+	// server asked for: Basic instead of a token, a token instead of
+	// Basic, or Basic in UTF-8.
+	actionSwitch
+	// actionRejectStatic gives up with a *CredentialsRejectedError: static
+	// credentials were refused and there is nothing to refresh.
+	actionRejectStatic
 )
 
 // verdict is the decision on a 401 or 403 response and what it rests on.
 type verdict struct {
-	action     action
-	reason     Reason // for actionLogin
-	status     int
-	challenges []wwwauth.Challenge
-	decisive   wwwauth.Challenge // the challenge that decided, if any
-	badProof   bool              // a challenge said invalid_dpop_proof
+	action      action
+	reason      Reason // for actionLogin
+	status      int
+	challenges  []wwwauth.Challenge
+	decisive    wwwauth.Challenge // the challenge that decided, if any
+	badProof    bool              // a challenge said invalid_dpop_proof
+	offersBasic bool              // a Basic challenge is among them
+	basicUTF8   bool              // ... with charset="UTF-8"
 }
 
 // readVerdict decides what to do with a 401 or 403 response from its status
@@ -53,6 +63,9 @@ func readVerdict(resp *http.Response) verdict {
 	v := verdict{status: resp.StatusCode, challenges: chs}
 	useNonce := false
 	for _, c := range chs {
+		if c.IsScheme(wwwauth.SchemeBasic) && !v.offersBasic {
+			v.offersBasic, v.basicUTF8 = true, strings.EqualFold(c.Charset(), "UTF-8")
+		}
 		if !c.IsScheme(wwwauth.SchemeBearer) && !c.IsScheme(wwwauth.SchemeDPoP) {
 			continue
 		}
@@ -81,6 +94,49 @@ func readVerdict(resp *http.Response) verdict {
 		}
 	}
 	return v
+}
+
+// answer returns what to do with the verdict for a request that carried a,
+// and the credential to carry next when that is to switch: a request with
+// a token answered by a 401 that asks only for Basic switches to Basic when
+// the Transport holds it (a Bearer or DPoP challenge is never answered with
+// Basic); a request with Basic switches to a token when the server asks
+// for one and the Transport has tokens, or to UTF-8 when the server says
+// charset="UTF-8", and otherwise its 401 is a refusal of the credentials;
+// so is a 401 to a request that carried only an API key, or one that asks
+// for no token to a request that carried one beside an API key. A 403 to a
+// request without a token is returned as it is.
+func (v verdict) answer(a attempt, su *setup) (attempt, action) {
+	c := su.creds
+	offersToken := v.decisive.Scheme != ""
+	unauthorized := v.status == http.StatusUnauthorized
+	switch {
+	case a.g != nil && v.action == actionReturn && unauthorized && !offersToken && v.offersBasic && c != nil && c.basicUTF8 != "":
+		return attempt{basic: c.basicFor(v.basicUTF8)}, actionSwitch
+	case a.g != nil && v.action == actionReturn && unauthorized && !offersToken && len(v.challenges) > 0 && c != nil && c.key != "":
+		return a, actionRejectStatic
+	case a.g != nil:
+		return a, v.action
+	case !unauthorized:
+		return a, actionReturn
+	case a.basic != "" && offersToken && su.tokens:
+		return attempt{}, actionSwitch
+	case a.basic != "" && v.basicUTF8 && a.basic != c.basicUTF8:
+		return attempt{basic: c.basicUTF8}, actionSwitch
+	case a.basic != "" || (c != nil && c.key != ""):
+		return a, actionRejectStatic
+	}
+	return a, actionReturn
+}
+
+// credentialsError builds the *CredentialsRejectedError for a refusal of
+// a's static credentials, with the secrets s scrubbed from the challenges.
+func (v verdict) credentialsError(a attempt, s secrets) *CredentialsRejectedError {
+	cred := "APIKey"
+	if a.basic != "" {
+		cred = wwwauth.SchemeBasic
+	}
+	return &CredentialsRejectedError{Credential: cred, StatusCode: v.status, Challenges: scrubChallenges(v.challenges, s)}
 }
 
 // loginError builds the *LoginRequiredError for reason from what the
