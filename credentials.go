@@ -38,7 +38,9 @@ type APIKey struct {
 }
 
 // String describes b without its password.
-func (b Basic) String() string { return "Basic{Username:" + b.Username + " Password:" + redact(b.Password) + "}" }
+func (b Basic) String() string {
+	return "Basic{Username:" + b.Username + " Password:" + redact(b.Password) + "}"
+}
 
 // Format implements [fmt.Formatter]: every verb prints String.
 func (b Basic) Format(f fmt.State, verb rune) { formatRedacted(f, verb, b.String()) }
