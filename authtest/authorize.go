@@ -16,9 +16,11 @@ const codeLifetime = 10 * time.Minute
 
 // authCode is an authorization code issued by /authorize.
 type authCode struct {
+	clientID    string
 	redirectURI string
 	challenge   string // PKCE S256 code_challenge
 	scope       string
+	resources   []string // RFC 8707 resource parameters
 	acr         string
 	authTime    time.Time
 	jkt         string // dpop_jkt from the authorization request
@@ -36,11 +38,21 @@ func (s *Server) SetLoginACR(acr string) {
 	s.loginACR = acr
 }
 
+// SetAuthorizationResponseIssuer sets the iss parameter that /authorize
+// adds to its redirects (RFC 9207), so that a test can check that its
+// client refuses a response from another issuer. Empty (the default) sends
+// the server's issuer identifier, URL.
+func (s *Server) SetAuthorizationResponseIssuer(iss string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.issParam = iss
+}
+
 // serveAuthorize approves every valid authorization request at once, as if
 // the user had logged in and consented, and redirects to the client's
-// loopback redirect_uri with code and state. Requests with a wrong
-// client_id or redirect_uri get a 400 page and no redirect (RFC 6749
-// §4.1.2.1); other errors are redirected.
+// loopback redirect_uri with code, state and iss (RFC 9207). Requests with
+// a wrong client_id or redirect_uri get a 400 page and no redirect (RFC
+// 6749 §4.1.2.1); other errors are redirected.
 func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		w.Header().Set("Allow", "GET, POST")
@@ -52,7 +64,7 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.Form
-	if q.Get("client_id") != s.ClientID {
+	if !s.knownClient(q.Get("client_id")) {
 		http.Error(w, "authtest: unknown client_id", http.StatusBadRequest)
 		return
 	}
@@ -65,7 +77,13 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	if st := q.Get("state"); st != "" {
 		reply.Set("state", st)
 	}
-	reply.Set("iss", s.URL)
+	s.mu.Lock()
+	iss := s.issParam
+	s.mu.Unlock()
+	if iss == "" {
+		iss = s.URL
+	}
+	reply.Set("iss", iss)
 	fail := func(code, desc string) {
 		reply.Set("error", code)
 		reply.Set("error_description", desc)
@@ -82,6 +100,9 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	case q.Get("code_challenge_method") != "S256":
 		fail("invalid_request", "code_challenge_method must be S256")
 		return
+	case !validResources(q["resource"]):
+		fail("invalid_target", "a resource must be an absolute URI without a fragment")
+		return
 	}
 
 	s.mu.Lock()
@@ -94,14 +115,17 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	}
 	code := randomString(32)
 	s.codes[code] = &authCode{
+		clientID:    q.Get("client_id"),
 		redirectURI: q.Get("redirect_uri"),
 		challenge:   q.Get("code_challenge"),
 		scope:       q.Get("scope"),
+		resources:   q["resource"],
 		acr:         acr,
 		authTime:    now,
 		jkt:         q.Get("dpop_jkt"),
 		expiry:      now.Add(codeLifetime),
 	}
+	s.stats.AuthorizationRequests++
 	s.mu.Unlock()
 
 	reply.Set("code", code)
@@ -144,6 +168,9 @@ func (s *Server) authorizationCodeGrantLocked(req *tokenRequest) (*tokenResponse
 	if !s.now().Before(c.expiry) {
 		return nil, errorf("invalid_grant", "the authorization code expired")
 	}
+	if c.clientID != req.client.id {
+		return nil, errorf("invalid_grant", "the authorization code was issued to another client")
+	}
 	if req.form.Get("redirect_uri") != c.redirectURI {
 		return nil, errorf("invalid_grant", "redirect_uri does not match the authorization request")
 	}
@@ -159,8 +186,13 @@ func (s *Server) authorizationCodeGrantLocked(req *tokenRequest) (*tokenResponse
 	if c.jkt != "" && req.jkt != c.jkt {
 		return nil, errorf("invalid_grant", "the DPoP key does not match dpop_jkt")
 	}
+	resources, oerr := narrowResources(c.resources, req.form["resource"])
+	if oerr != nil {
+		return nil, oerr
+	}
 	c.used = true
-	g := &grant{grantType: "authorization_code", scope: c.scope, acr: c.acr, authTime: c.authTime, jkt: req.jkt}
+	g := &grant{grantType: "authorization_code", clientID: c.clientID, scope: c.scope, resources: resources,
+		acr: c.acr, authTime: c.authTime, jkt: req.jkt}
 	s.grants = append(s.grants, g)
 	c.grant = g
 	tok := s.issueLocked(g, c.scope, req.jkt, req.lifetime, true)

@@ -170,3 +170,76 @@ func requireOAuthError(t *testing.T, err error, code string) {
 	require.ErrorAs(t, err, &re)
 	assert.Equal(t, code, re.ErrorCode)
 }
+
+func TestAuthorizationResponseIssuer(t *testing.T) {
+	srv := newServer(t)
+	cfg := srv.Config()
+	cfg.RedirectURL = "http://127.0.0.1:1/cb"
+	pkce := oauth2.S256ChallengeOption(oauth2.GenerateVerifier())
+	_, q := authorize(t, srv, cfg.AuthCodeURL("st", pkce))
+	assert.Equal(t, srv.URL, q.Get("iss"), "the server's issuer identifier by default")
+
+	srv.SetAuthorizationResponseIssuer("https://evil.example")
+	_, q = authorize(t, srv, cfg.AuthCodeURL("st", pkce))
+	assert.Equal(t, "https://evil.example", q.Get("iss"), "the wrong issuer the test asked for")
+	assert.NotEmpty(t, q.Get("code"), "the response is otherwise normal")
+
+	srv.SetAuthorizationResponseIssuer("")
+	_, q = authorize(t, srv, cfg.AuthCodeURL("st", pkce))
+	assert.Equal(t, srv.URL, q.Get("iss"), "restored")
+	assert.Equal(t, 3, srv.Stats().AuthorizationRequests, "approved authorization requests")
+}
+
+func TestResourceIndicators(t *testing.T) {
+	srv := newServer(t)
+	cfg := srv.Config()
+	cfg.RedirectURL = "http://127.0.0.1:1/cb"
+	verifier := oauth2.GenerateVerifier()
+	ctx := ctxWithClient(t, srv)
+	login := func(t *testing.T, authResources []string, tokenResource string) (*oauth2.Token, error) {
+		t.Helper()
+		opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(verifier)}
+		u := cfg.AuthCodeURL("st", opts...)
+		for _, r := range authResources {
+			u += "&resource=" + url.QueryEscape(r)
+		}
+		_, q := authorize(t, srv, u)
+		if q.Get("error") != "" {
+			return nil, &oauth2.RetrieveError{ErrorCode: q.Get("error")}
+		}
+		ex := []oauth2.AuthCodeOption{oauth2.VerifierOption(verifier)}
+		if tokenResource != "" {
+			ex = append(ex, oauth2.SetAuthURLParam("resource", tokenResource))
+		}
+		return cfg.Exchange(ctx, q.Get("code"), ex...)
+	}
+	api := srv.URL + "/api/"
+	tests := []struct {
+		name          string
+		auth          []string
+		token         string
+		wantErr       string
+		wantAPIStatus int
+	}{
+		{"no resource: any", nil, "", "", 200},
+		{"this resource", []string{api}, "", "", 200},
+		{"this one among others", []string{"https://other.example/", api}, "", "", 200},
+		{"only another resource", []string{"https://other.example/"}, "", "", 401},
+		{"narrowed to another at the token endpoint", []string{"https://other.example/", api}, "https://other.example/", "", 401},
+		{"a token resource not authorized", []string{api}, "https://other.example/", "invalid_target", 0},
+		{"a relative resource", []string{"/api/"}, "", "invalid_target", 0},
+		{"a resource with a fragment", []string{api + "#x"}, "", "invalid_target", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tok, err := login(t, tt.auth, tt.token)
+			if tt.wantErr != "" {
+				requireOAuthError(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantAPIStatus, get(t, srv, "x", "Bearer "+tok.AccessToken).StatusCode, "the API's answer")
+		})
+	}
+	assert.Equal(t, 2, srv.Stats().ResourceRequests[authtest.OutcomeWrongAudience], "tokens meant for other resources")
+}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -125,4 +127,53 @@ func ExampleServer_Config() {
 	tok, err := cfg.Exchange(context.Background(), <-codes, oauth2.VerifierOption(verifier))
 	fmt.Println(err, tok.Valid(), tok.RefreshToken != "")
 	// Output: <nil> true true
+}
+
+// An SDK author mounts their own API handler: the server checks the token
+// (here a scope demand) before the handler runs, and hands it what the
+// token carries.
+func ExampleServer_Handle() {
+	srv := authtest.NewServer()
+	defer srv.Close()
+	srv.RequireScope("/api/orders/", "orders:read")
+	srv.Handle("GET /api/orders/{id}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ti, _ := authtest.TokenInfoFromContext(r.Context())
+		fmt.Fprintf(w, "order %s for a token with scope %q\n", r.PathValue("id"), ti.Scope)
+	}))
+	client := &http.Client{Transport: &authtransport.Transport{
+		Store: authtransport.NewMemoryStore(srv.IssueToken(authtest.Grant{Scope: "orders:read"})),
+	}}
+
+	resp, err := client.Get(srv.ResourceURL("orders/7"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(os.Stdout, resp.Body)
+	// Output: order 7 for a token with scope "orders:read"
+}
+
+// A command-line tool registered as a public client logs in with the
+// device authorization grant; the server's user denies, and the test sees
+// how the client polled.
+func ExampleServer_SetDeviceFlow() {
+	srv := authtest.NewServer()
+	defer srv.Close()
+	cfg := srv.RegisterPublicClient("my-cli")
+	srv.SetDeviceFlow(authtest.DeviceFlow{Interval: time.Second, Deny: true})
+	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, srv.Client())
+
+	da, err := cfg.DeviceAuth(ctx)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_, err = cfg.DeviceAccessToken(ctx, da)
+	var re *oauth2.RetrieveError
+	fmt.Println(errors.As(err, &re) && re.ErrorCode == "access_denied")
+	fmt.Println(len(srv.DevicePollTimes()), "poll,", srv.Stats().DeviceAuthorizations, "device authorization")
+	// Output:
+	// true
+	// 1 poll, 1 device authorization
 }

@@ -45,7 +45,7 @@ type Fault struct {
 	Code string
 }
 
-// faultState is the token endpoint's fault schedule, guarded by Server.mu.
+// faultState is an endpoint's fault schedule, guarded by Server.mu.
 type faultState struct {
 	queue    []Fault // the next len(queue) requests, in order
 	fraction float64
@@ -84,10 +84,20 @@ func (s *Server) ClearTokenFaults() {
 	s.faults = faultState{}
 }
 
-// nextFaultLocked returns the fault for the current request, if any.
-// s.mu must be held.
-func (s *Server) nextFaultLocked() (Fault, bool) {
-	fs := &s.faults
+// FailDeviceAuthorizations makes the next n requests to the device
+// authorization endpoint fail with f, as [Server.FailTokenRequests] does
+// for the token endpoint. Such requests count in no [Stats] field.
+func (s *Server) FailDeviceAuthorizations(n int, f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.device.faults.queue = append(s.device.faults.queue, f)
+	}
+}
+
+// next returns the fault for the current request, if any. Server.mu must
+// be held.
+func (fs *faultState) next() (Fault, bool) {
 	if len(fs.queue) > 0 {
 		f := fs.queue[0]
 		fs.queue = fs.queue[1:]
@@ -103,11 +113,11 @@ func (s *Server) nextFaultLocked() (Fault, bool) {
 	return Fault{}, false
 }
 
-// applyFault carries out f on the token endpoint and counts the request
-// under grantType before it answers. It reports whether the request was
-// answered (or dropped); for a delay that ran to its end it returns false
-// without counting, so the request proceeds.
-func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, grantType string, f Fault) bool {
+// applyFault carries out f and calls count with the request's outcome
+// before it answers. It reports whether the request was answered (or
+// dropped); for a delay that ran to its end it returns false without
+// counting, so the request proceeds.
+func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f Fault, count func(outcome string)) bool {
 	outcome := faultOutcome(f.Kind)
 	if f.Kind == FaultDelay {
 		if s.wait(r, f.Delay) {
@@ -116,7 +126,7 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, grantType st
 		outcome = OutcomeCanceled
 	}
 	// Count first: once answered, the client may read the stats at once.
-	s.count(grantType, outcome)
+	count(outcome)
 	switch f.Kind {
 	case FaultDelay:
 		panic(http.ErrAbortHandler) // drop the connection without an answer

@@ -304,6 +304,7 @@ func TestMetadata(t *testing.T) {
 	}
 	prm := fetch(srv.MetadataURL())
 	assert.Equal(t, srv.URL+"/api/", prm["resource"])
+	assert.Equal(t, prm, fetch(srv.URL+"/.well-known/oauth-protected-resource/api/items"), "at the well-known location of a resource URL too")
 	assert.Equal(t, []any{srv.URL}, prm["authorization_servers"])
 	assert.Equal(t, []any{"header"}, prm["bearer_methods_supported"])
 	assert.Equal(t, false, prm["dpop_bound_access_tokens_required"])
@@ -315,6 +316,10 @@ func TestMetadata(t *testing.T) {
 	assert.Equal(t, srv.TokenURL(), as["token_endpoint"])
 	assert.Equal(t, srv.AuthURL(), as["authorization_endpoint"])
 	assert.Contains(t, as["code_challenge_methods_supported"], "S256")
+	assert.Equal(t, srv.DeviceAuthURL(), as["device_authorization_endpoint"])
+	assert.Contains(t, as["grant_types_supported"], authtest.DeviceCodeGrantType)
+	assert.Contains(t, as["token_endpoint_auth_methods_supported"], "none", "public clients")
+	assert.Equal(t, true, as["authorization_response_iss_parameter_supported"], "RFC 9207")
 
 	resp := get(t, srv, "x", "")
 	assert.True(t, strings.Contains(resp.Header.Get("WWW-Authenticate"), `resource_metadata="`+srv.MetadataURL()+`"`))

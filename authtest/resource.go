@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -108,11 +109,11 @@ type resourceAnswer struct {
 	outcome string
 	header  http.Header
 	body    any
+	info    *TokenInfo // the token of an authorized request
 }
 
 func (s *Server) serveResource(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, maxRecordedBody))
-	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
 
 	scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	tok = strings.TrimSpace(tok)
@@ -126,6 +127,10 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request) {
 	}
 	a := s.decide(r, scheme, tok)
 	rr.Status, rr.Outcome = a.status, a.outcome
+	if a.info != nil && s.serveMounted(w, r, body, rr, *a.info) {
+		return
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
 
 	s.mu.Lock()
 	s.recordLocked(rr)
@@ -217,6 +222,8 @@ func (s *Server) decide(r *http.Request, scheme, tok string) resourceAnswer {
 		return s.challengeLocked(http.StatusUnauthorized, OutcomeWrongScheme, "invalid_token", "the access token is not DPoP-bound", isDPoP, nil)
 	case at.jkt != "" && at.jkt != proofJKT:
 		return s.challengeLocked(http.StatusUnauthorized, OutcomeInvalidDPoPProof, "invalid_dpop_proof", "the proof key does not match the token", isDPoP, nil)
+	case !meantFor(at.grant.resources, s.resourceID()):
+		return s.challengeLocked(http.StatusUnauthorized, OutcomeWrongAudience, "invalid_token", "the access token is meant for another resource", isDPoP, nil)
 	}
 	if need, ok := matchPath(s.scopeRules, path); ok {
 		have := strings.Fields(at.scope)
@@ -247,6 +254,14 @@ func (s *Server) decide(r *http.Request, scheme, tok string) resourceAnswer {
 		"method": r.Method,
 		"path":   path,
 		"scope":  at.scope,
+	}, info: &TokenInfo{
+		ClientID:       at.grant.clientID,
+		Scope:          at.scope,
+		Resources:      slices.Clone(at.grant.resources),
+		ACR:            at.grant.acr,
+		AuthTime:       at.grant.authTime,
+		Expiry:         at.expiry,
+		DPoPThumbprint: at.jkt,
 	}}
 }
 
@@ -306,37 +321,4 @@ func quote(v string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
-}
-
-func (s *Server) serveResourceMetadata(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	dpopRequired := s.dpop.required
-	s.mu.Unlock()
-	writeJSON(w, map[string]any{
-		"resource":                              s.URL + "/api/",
-		"authorization_servers":                 []string{s.URL},
-		"bearer_methods_supported":              []string{"header"},
-		"resource_name":                         "authtest protected resource",
-		"dpop_signing_alg_values_supported":     []string{"ES256"},
-		"dpop_bound_access_tokens_required":     dpopRequired,
-		"authorization_details_types_supported": []string{},
-	})
-}
-
-func (s *Server) serveServerMetadata(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, map[string]any{
-		"issuer":                                s.URL,
-		"authorization_endpoint":                s.AuthURL(),
-		"token_endpoint":                        s.TokenURL(),
-		"grant_types_supported":                 []string{"authorization_code", "refresh_token", "client_credentials"},
-		"response_types_supported":              []string{"code"},
-		"code_challenge_methods_supported":      []string{"S256"},
-		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
-		"dpop_signing_alg_values_supported":     []string{"ES256"},
-	})
-}
-
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
 }

@@ -51,8 +51,11 @@ type Server struct {
 	Listener net.Listener
 
 	ts        *httptest.Server
-	done      chan struct{} // closed by Close; ends delays
+	handler   http.Handler   // every endpoint, also served by InMemoryTransport
+	api       *http.ServeMux // handlers mounted with Handle
+	done      chan struct{}  // closed by Close; ends delays
 	closeOnce sync.Once
+	started   bool // Start was called; used by Start and Close only
 
 	mu             sync.Mutex // guards the fields below
 	now            func() time.Time
@@ -64,6 +67,10 @@ type Server struct {
 	access         map[string]*accessToken
 	refresh        map[string]*refreshToken
 	codes          map[string]*authCode
+	publicClients  map[string]bool
+	issParam       string // the iss of authorization responses, if not URL
+	device         deviceState
+	mounted        bool // Handle was called
 	faults         faultState
 	scopeRules     map[string][]string
 	stepUpRules    map[string]StepUp
@@ -78,7 +85,9 @@ type Server struct {
 // client-credentials request. Revoking it invalidates all its tokens.
 type grant struct {
 	grantType string
+	clientID  string // the client it was issued to; empty for IssueToken's grants, which any client may refresh
 	scope     string
+	resources []string // RFC 8707 resource indicators the tokens are meant for; empty for any
 	acr       string
 	authTime  time.Time
 	jkt       string // DPoP key thumbprint the grant is bound to, if any
@@ -125,42 +134,62 @@ func NewUnstartedServer() *Server {
 		access:         make(map[string]*accessToken),
 		refresh:        make(map[string]*refreshToken),
 		codes:          make(map[string]*authCode),
+		publicClients:  make(map[string]bool),
+		api:            http.NewServeMux(),
 		scopeRules:     make(map[string][]string),
 		stepUpRules:    make(map[string]StepUp),
 		rejections:     make(map[string]*rejection),
 		stats:          newStats(),
 	}
 	s.dpop.init()
+	s.device.init()
 	mux := http.NewServeMux()
 	mux.HandleFunc("/token", s.serveToken)
 	mux.HandleFunc("/authorize", s.serveAuthorize)
+	mux.HandleFunc("/device_authorization", s.serveDeviceAuthorization)
+	mux.HandleFunc("/device", s.serveDevicePage)
 	mux.HandleFunc("/api/", s.serveResource)
 	mux.HandleFunc("/.well-known/oauth-protected-resource", s.serveResourceMetadata)
+	mux.HandleFunc("/.well-known/oauth-protected-resource/api/", s.serveResourceMetadata)
 	mux.HandleFunc("/.well-known/oauth-authorization-server", s.serveServerMetadata)
+	s.handler = mux
 	s.ts = httptest.NewUnstartedServer(mux)
 	s.Listener = s.ts.Listener
 	return s
 }
 
 // Start starts a server created by [NewUnstartedServer] and sets URL. It
-// panics if the server was started already.
+// panics if the server was started already. When the caller replaced
+// Listener, the listener NewUnstartedServer made is closed.
 func (s *Server) Start() {
-	if s.URL != "" {
+	if s.started {
 		panic("authtest: Server already started")
 	}
-	if s.Listener != s.ts.Listener {
-		_ = s.ts.Listener.Close()
-		s.ts.Listener = s.Listener
-	}
+	s.started = true
+	s.useListener()
 	s.ts.Start()
 	s.URL = s.ts.URL
 }
 
+// useListener makes Listener the one the server serves, closing the one
+// NewUnstartedServer made if the caller replaced it.
+func (s *Server) useListener() {
+	if s.Listener != s.ts.Listener {
+		_ = s.ts.Listener.Close()
+		s.ts.Listener = s.Listener
+	}
+}
+
 // Close stops the server, ends pending injected delays, and blocks until
-// all outstanding requests have completed.
+// all outstanding requests have completed. It closes Listener, also when
+// the server was never started (and the listener NewUnstartedServer made,
+// if the caller replaced it).
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		close(s.done)
+		if !s.started {
+			s.useListener()
+		}
 		s.ts.Close()
 	})
 }
@@ -176,6 +205,10 @@ func (s *Server) TokenURL() string { return s.URL + "/token" }
 
 // AuthURL returns the URL of the authorization endpoint.
 func (s *Server) AuthURL() string { return s.URL + "/authorize" }
+
+// DeviceAuthURL returns the URL of the device authorization endpoint
+// (RFC 8628).
+func (s *Server) DeviceAuthURL() string { return s.URL + "/device_authorization" }
 
 // ResourceURL returns the URL of path on the protected resource, which
 // serves every path under /api/. A path not starting with /api/ gets that
@@ -195,18 +228,23 @@ func (s *Server) MetadataURL() string {
 }
 
 // Config returns an [oauth2.Config] for the server's client: its ID and
-// secret, the token and authorization endpoints, client_secret_basic
-// authentication. The caller may modify the returned value; each call
-// returns a new one.
+// secret, the token, authorization and device authorization endpoints,
+// client_secret_basic authentication. The caller may modify the returned
+// value; each call returns a new one.
 func (s *Server) Config() *oauth2.Config {
 	return &oauth2.Config{
 		ClientID:     s.ClientID,
 		ClientSecret: s.ClientSecret,
-		Endpoint: oauth2.Endpoint{
-			AuthURL:   s.AuthURL(),
-			TokenURL:  s.TokenURL(),
-			AuthStyle: oauth2.AuthStyleInHeader,
-		},
+		Endpoint:     s.endpoint(oauth2.AuthStyleInHeader),
+	}
+}
+
+func (s *Server) endpoint(style oauth2.AuthStyle) oauth2.Endpoint {
+	return oauth2.Endpoint{
+		AuthURL:       s.AuthURL(),
+		DeviceAuthURL: s.DeviceAuthURL(),
+		TokenURL:      s.TokenURL(),
+		AuthStyle:     style,
 	}
 }
 

@@ -413,3 +413,41 @@ func TestUnstartedServerOnFixedListener(t *testing.T) {
 	assert.NoError(t, err, "the fixed secret authenticates the client")
 	assert.Panics(t, s.Start, "a second Start")
 }
+
+func TestUnstartedServerClosesItsListeners(t *testing.T) {
+	// closed reports whether l no longer accepts: Accept on a closed
+	// listener fails at once.
+	closed := func(l net.Listener) bool {
+		_, err := l.Accept()
+		return err != nil
+	}
+	newListener := func(t *testing.T) net.Listener {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		return l
+	}
+	t.Run("Start with a replaced listener", func(t *testing.T) {
+		s := authtest.NewUnstartedServer()
+		made := s.Listener
+		s.Listener = newListener(t)
+		s.Start()
+		defer s.Close()
+		assert.True(t, closed(made), "Start closed the listener NewUnstartedServer made")
+	})
+	t.Run("Close without Start, listener replaced", func(t *testing.T) {
+		s := authtest.NewUnstartedServer()
+		made := s.Listener
+		mine := newListener(t)
+		s.Listener = mine
+		s.Close()
+		assert.True(t, closed(made), "Close closed the listener NewUnstartedServer made")
+		assert.True(t, closed(mine), "Close closed the listener the server was given")
+	})
+	t.Run("Close without Start", func(t *testing.T) {
+		s := authtest.NewUnstartedServer()
+		made := s.Listener
+		s.Close()
+		assert.True(t, closed(made), "Close closed the listener NewUnstartedServer made")
+		s.Close() // a second Close is harmless
+	})
+}

@@ -7,9 +7,10 @@ import (
 
 // Outcomes of a token endpoint request besides the RFC 6749 error codes
 // (invalid_request, invalid_client, invalid_grant, unauthorized_client,
-// unsupported_grant_type, invalid_scope) and the RFC 9449 ones
-// (invalid_dpop_proof, use_dpop_nonce), which are counted under their own
-// names.
+// unsupported_grant_type, invalid_scope), the RFC 8707 one
+// (invalid_target), the RFC 8628 ones (authorization_pending, slow_down,
+// expired_token, access_denied) and the RFC 9449 ones (invalid_dpop_proof,
+// use_dpop_nonce), which are counted under their own names.
 const (
 	// OutcomeOK is a request that succeeded.
 	OutcomeOK = "ok"
@@ -55,6 +56,10 @@ const (
 	// OutcomeStepUp is a request whose token's authentication does not meet
 	// the path's acr or max_age (401 insufficient_user_authentication).
 	OutcomeStepUp = "insufficient_user_authentication"
+	// OutcomeWrongAudience is a request with an access token meant for
+	// other resources (RFC 8707 resource parameters that do not name this
+	// one; 401 invalid_token).
+	OutcomeWrongAudience = "wrong_audience"
 	// OutcomeRejected is a request answered by a [Rejection] set with
 	// [Server.Reject].
 	OutcomeRejected = "rejected"
@@ -73,11 +78,18 @@ type Stats struct {
 	// by outcome ([OutcomeOK], an error code, or a fault outcome). A
 	// missing entry reads as zero, so
 	// st.TokenRequests["refresh_token"][authtest.OutcomeOK] is always safe.
-	// Requests without a supported grant_type count under the grant "other".
+	// Requests without a supported grant_type count under the grant "other";
+	// polls of the device authorization grant under [DeviceCodeGrantType].
 	TokenRequests map[string]map[string]int
 	// RefreshTokenReuse counts refresh requests that presented a refresh
 	// token already used (retired by rotation).
 	RefreshTokenReuse int
+	// AuthorizationRequests counts the authorization requests that
+	// /authorize approved with a code: the browser logins begun.
+	AuthorizationRequests int
+	// DeviceAuthorizations counts the device authorization requests
+	// answered with a device code: the device logins begun.
+	DeviceAuthorizations int
 	// ResourceRequests counts protected resource requests by outcome
 	// ([OutcomeOK] or one of the resource outcomes).
 	ResourceRequests map[string]int
@@ -122,9 +134,11 @@ func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := Stats{
-		TokenRequests:     make(map[string]map[string]int, len(s.stats.TokenRequests)),
-		RefreshTokenReuse: s.stats.RefreshTokenReuse,
-		ResourceRequests:  maps.Clone(s.stats.ResourceRequests),
+		TokenRequests:         make(map[string]map[string]int, len(s.stats.TokenRequests)),
+		RefreshTokenReuse:     s.stats.RefreshTokenReuse,
+		AuthorizationRequests: s.stats.AuthorizationRequests,
+		DeviceAuthorizations:  s.stats.DeviceAuthorizations,
+		ResourceRequests:      maps.Clone(s.stats.ResourceRequests),
 	}
 	for g, m := range s.stats.TokenRequests {
 		out.TokenRequests[g] = maps.Clone(m)
@@ -133,18 +147,19 @@ func (s *Server) Stats() Stats {
 }
 
 // ResetStats sets every counter to zero and forgets the recorded resource
-// requests.
+// requests and device poll times.
 func (s *Server) ResetStats() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stats = newStats()
 	s.requests = nil
+	s.device.polls = nil
 }
 
 // countTokenLocked counts one token endpoint request. s.mu must be held.
 func (s *Server) countTokenLocked(grantType, outcome string) {
 	switch grantType {
-	case "refresh_token", "client_credentials", "authorization_code":
+	case "refresh_token", "client_credentials", "authorization_code", DeviceCodeGrantType:
 	default:
 		grantType = "other"
 	}

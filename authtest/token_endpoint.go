@@ -1,7 +1,6 @@
 package authtest
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -36,6 +35,7 @@ type tokenResponse struct {
 // tokenRequest is what the handler has gathered before granting.
 type tokenRequest struct {
 	form     url.Values
+	client   client // the authenticated client
 	jkt      string // thumbprint of a valid DPoP proof, if any
 	lifetime time.Duration
 }
@@ -54,7 +54,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	grantType := r.PostForm.Get("grant_type")
 
 	s.mu.Lock()
-	fault, faulty := s.nextFaultLocked()
+	fault, faulty := s.faults.next()
 	delay := s.tokenDelay
 	s.mu.Unlock()
 
@@ -62,7 +62,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		s.count(grantType, OutcomeCanceled)
 		panic(http.ErrAbortHandler) // drop the connection without an answer
 	}
-	if faulty && s.applyFault(w, r, grantType, fault) {
+	if faulty && s.applyFault(w, r, fault, func(outcome string) { s.count(grantType, outcome) }) {
 		return
 	}
 
@@ -94,7 +94,8 @@ func (s *Server) grantToken(r *http.Request, formErr error) (*tokenResponse, *oa
 	if formErr != nil {
 		return nil, errorf("invalid_request", "the request body is not a valid form")
 	}
-	if oerr := s.authenticateClient(r); oerr != nil {
+	c, oerr := s.authenticateClient(r)
+	if oerr != nil {
 		return nil, oerr
 	}
 	jkt, oerr := s.checkDPoP(r, "")
@@ -104,7 +105,7 @@ func (s *Server) grantToken(r *http.Request, formErr error) (*tokenResponse, *oa
 	if jkt == "" && s.dpopRequired() {
 		return nil, errorf("invalid_dpop_proof", "a DPoP proof is required")
 	}
-	req := &tokenRequest{form: r.PostForm, jkt: jkt}
+	req := &tokenRequest{form: r.PostForm, client: c, jkt: jkt}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -116,46 +117,13 @@ func (s *Server) grantToken(r *http.Request, formErr error) (*tokenResponse, *oa
 		return s.clientCredentialsGrantLocked(req)
 	case "authorization_code":
 		return s.authorizationCodeGrantLocked(req)
+	case DeviceCodeGrantType:
+		return s.deviceCodeGrantLocked(req)
 	case "":
 		return nil, errorf("invalid_request", "grant_type is missing")
 	default:
 		return nil, errorf("unsupported_grant_type", "the grant type is not supported")
 	}
-}
-
-// authenticateClient checks client_secret_basic or client_secret_post.
-func (s *Server) authenticateClient(r *http.Request) *oauthError {
-	formID, formSecret := r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
-	id, secret, basic := r.BasicAuth()
-	switch {
-	case basic && formSecret != "":
-		return errorf("invalid_request", "the client used more than one authentication method")
-	case basic:
-		if v, err := url.QueryUnescape(id); err == nil {
-			id = v
-		}
-		if v, err := url.QueryUnescape(secret); err == nil {
-			secret = v
-		}
-		if formID != "" && formID != id {
-			return errorf("invalid_request", "client_id does not match the authenticated client")
-		}
-	case formID == "":
-		return &oauthError{status: http.StatusUnauthorized, code: "invalid_client", description: "client authentication is required",
-			header: http.Header{"Www-Authenticate": {`Basic realm="` + Realm + `"`}}}
-	default:
-		id, secret = formID, formSecret
-	}
-	okID := subtle.ConstantTimeCompare([]byte(id), []byte(s.ClientID)) == 1
-	okSecret := subtle.ConstantTimeCompare([]byte(secret), []byte(s.ClientSecret)) == 1
-	if !okID || !okSecret {
-		oerr := &oauthError{status: http.StatusUnauthorized, code: "invalid_client", description: "client authentication failed"}
-		if basic {
-			oerr.header = http.Header{"Www-Authenticate": {`Basic realm="` + Realm + `"`}}
-		}
-		return oerr
-	}
-	return nil
 }
 
 func (s *Server) refreshGrantLocked(req *tokenRequest) (*tokenResponse, *oauthError) {
@@ -168,6 +136,9 @@ func (s *Server) refreshGrantLocked(req *tokenRequest) (*tokenResponse, *oauthEr
 		return nil, errorf("invalid_grant", "the refresh token is unknown")
 	}
 	g := rt.grant
+	if !issuedTo(g.clientID, req.client) {
+		return nil, errorf("invalid_grant", "the refresh token was issued to another client")
+	}
 	if rt.used {
 		s.stats.RefreshTokenReuse++
 		if s.reuseDetection {
@@ -199,8 +170,11 @@ func (s *Server) refreshGrantLocked(req *tokenRequest) (*tokenResponse, *oauthEr
 }
 
 func (s *Server) clientCredentialsGrantLocked(req *tokenRequest) (*tokenResponse, *oauthError) {
+	if req.client.public {
+		return nil, errorf("unauthorized_client", "a public client cannot use the client credentials grant")
+	}
 	scope := req.form.Get("scope")
-	g := &grant{grantType: "client_credentials", scope: scope, authTime: s.now(), jkt: req.jkt}
+	g := &grant{grantType: "client_credentials", clientID: req.client.id, scope: scope, authTime: s.now(), jkt: req.jkt}
 	s.grants = append(s.grants, g)
 	tok := s.issueLocked(g, scope, req.jkt, req.lifetime, false)
 	return responseFor(tok.AccessToken, tok.TokenType, "", scope, req.lifetime), nil

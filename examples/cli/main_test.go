@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -21,6 +24,24 @@ func TestMain(m *testing.M) {
 
 func TestDefaultsMatchAuthtest(t *testing.T) {
 	assert.Equal(t, authtest.DefaultClientID, defaultClientID)
+}
+
+// browser returns a stand-in for the user's browser: it GETs the
+// authorization URL, which authtest approves at once, and follows the
+// redirect back to cli's loopback listener.
+func browser(srv *authtest.Server) func(ctx context.Context, url string) error {
+	return func(ctx context.Context, url string) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.Body.Close()
+	}
 }
 
 // TestCommands runs the commands in order against one authtest server and
@@ -48,7 +69,7 @@ func TestCommands(t *testing.T) {
 		},
 		{
 			name: "login", args: []string{"login"}, wantCode: exitOK,
-			wantStdout: []string{"Opening " + srv.URL + "/authorize", "approves at once", "Logged in. Token saved to " + tokenFile},
+			wantStdout: []string{"Opening your browser to sign in", srv.URL + "/authorize?", "Logged in. Token saved to " + tokenFile},
 			check: func(t *testing.T) {
 				fi, err := os.Stat(tokenFile)
 				require.NoError(t, err, "token file")
@@ -91,6 +112,20 @@ func TestCommands(t *testing.T) {
 		{name: "login again", args: []string{"login"}, wantCode: exitOK, wantStdout: []string{"Logged in."}},
 		{name: "get after logging in again", args: []string{"get", "/api/items"}, wantCode: exitOK},
 		{
+			name: "login on another device", args: []string{"login", "--device"}, wantCode: exitOK,
+			wantStdout: []string{"To sign in, open " + srv.URL + "/device and enter the code ", "Logged in."},
+			check: func(t *testing.T) {
+				assert.Equal(t, 1, srv.Stats().DeviceAuthorizations, "one device authorization")
+			},
+		},
+		{name: "get after the device login", args: []string{"get", "/api/items"}, wantCode: exitOK},
+		{
+			name: "a declined device login leaves the token", args: []string{"login", "-device"}, wantCode: exitFailure,
+			setup:      func(t *testing.T) { srv.SetDeviceFlow(authtest.DeviceFlow{Deny: true}) },
+			wantStderr: []string{"cli: the sign-in was declined."},
+		},
+		{name: "still logged in", args: []string{"get", "/api/items"}, wantCode: exitOK},
+		{
 			name: "corrupt token file", args: []string{"get", "/api/items"}, wantCode: exitLoginRequired,
 			setup: func(t *testing.T) {
 				require.NoError(t, os.WriteFile(tokenFile, []byte(`{"version":1,"tok`), 0o600))
@@ -121,11 +156,21 @@ func TestCommands(t *testing.T) {
 		},
 		{
 			name: "wrong client secret", args: []string{"-client-secret", "wrong", "login"}, wantCode: exitFailure,
-			wantStderr: []string{"the token endpoint refused the login: invalid_client"},
+			wantStderr: []string{"the authorization server refused the login: invalid_client"},
+		},
+		{
+			name: "login as a public client", args: []string{"-client-id", "public-cli", "-client-secret", "", "login"}, wantCode: exitOK,
+			setup: func(t *testing.T) { srv.RegisterPublicClient("public-cli") },
+		},
+		{
+			name: "get refreshes as the public client", args: []string{"-client-id", "public-cli", "-client-secret", "", "get", "/api/items"}, wantCode: exitOK,
+			setup: func(t *testing.T) { srv.RevokeAccessTokens() },
 		},
 		{name: "no command", args: nil, wantCode: exitUsage, wantStderr: []string{"usage: cli"}},
 		{name: "unknown command", args: []string{"frobnicate"}, wantCode: exitUsage, wantStderr: []string{"usage: cli"}},
 		{name: "get without a path", args: []string{"get"}, wantCode: exitUsage, wantStderr: []string{"usage: cli"}},
+		{name: "login with an unknown flag", args: []string{"login", "--fast"}, wantCode: exitUsage, wantStderr: []string{"usage: cli"}},
+		{name: "logout with an argument", args: []string{"logout", "now"}, wantCode: exitUsage, wantStderr: []string{"usage: cli"}},
 	}
 	for _, tt := range tests {
 		ok := t.Run(tt.name, func(t *testing.T) {
@@ -137,7 +182,7 @@ func TestCommands(t *testing.T) {
 			if len(args) > 0 {
 				args = append(append([]string(nil), flags...), args...)
 			}
-			code := run(args, &stdout, &stderr)
+			code := run(t.Context(), args, &stdout, &stderr, browser(srv))
 			assert.Equal(t, tt.wantCode, code, "exit status; stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
 			for _, w := range tt.wantStdout {
 				assert.Contains(t, stdout.String(), w, "stdout")
@@ -173,7 +218,7 @@ func TestQuoteArg(t *testing.T) {
 func TestNoSecretInMessages(t *testing.T) {
 	// The token file path never reaches a message with the token itself.
 	var stdout, stderr bytes.Buffer
-	code := run([]string{"-server", "http://127.0.0.1:1", "-token-file", filepath.Join(t.TempDir(), "t.json"), "-client-secret", "s3cret", "login"}, &stdout, &stderr)
+	code := run(t.Context(), []string{"-server", "http://127.0.0.1:1", "-token-file", filepath.Join(t.TempDir(), "t.json"), "-client-secret", "s3cret", "login"}, &stdout, &stderr, nil)
 	assert.Equal(t, exitFailure, code, "no server listening")
 	assert.NotContains(t, stdout.String()+stderr.String(), "s3cret")
 	assert.False(t, strings.Contains(stderr.String(), "state="), "the authorization request's query is not printed: %s", stderr.String())
