@@ -1,0 +1,1 @@
+need redis-server redis-server
