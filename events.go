@@ -13,22 +13,24 @@ import (
 type Event struct {
 	// Kind says what happened.
 	Kind EventKind
-	// Duration is how long the refresh took, for EventRefreshSucceeded
-	// and EventRefreshFailed.
+	// Duration is how long the refresh or login took, for
+	// EventRefreshSucceeded, EventRefreshFailed and EventLoginSucceeded.
 	Duration time.Duration
 	// Status is the resource server's status code, for
-	// EventRequestRejected, EventRefreshLimited and EventLoginRequired
-	// (0 when no response was involved).
+	// EventRequestRejected, EventRefreshLimited, EventResendSkipped,
+	// EventLoginRequired and EventLoginStarted (0 when no response was
+	// involved).
 	Status int
-	// Reason is why a login is required, for EventLoginRequired.
+	// Reason is why a login is required, for EventLoginRequired and the
+	// login events.
 	Reason Reason
 	// Detail is a short text whose values are listed with each kind: the
 	// challenge that rejected a request ("Bearer invalid_token"), why a
 	// request went without credentials, why a request was resent, whether
 	// a failure is terminal or transient.
 	Detail string
-	// Err is the failure, for EventRefreshFailed, EventStoreFailed and
-	// EventSaveFailed.
+	// Err is the failure, for EventRefreshFailed, EventStoreFailed,
+	// EventSaveFailed and EventLoginFailed.
 	Err error
 }
 
@@ -45,8 +47,9 @@ const (
 	// for a while: a login or a configuration change is needed) or
 	// "transient" (retried after a backoff).
 	EventRefreshFailed
-	// EventTokenAdopted: a token that another Transport, process or login
-	// stored was taken from the Store instead of refreshing.
+	// EventTokenAdopted: a usable token was taken from the Store (on
+	// first use, or one that another Transport, process or login stored)
+	// instead of refreshing.
 	EventTokenAdopted
 	// EventStoreFailed: the Store could not be locked or read.
 	EventStoreFailed
@@ -73,6 +76,12 @@ const (
 	EventNoCredentials
 	// EventLoginRequired: a request ended in a [*LoginRequiredError].
 	EventLoginRequired
+	// EventLoginStarted: Transport.Login was called; Reason says why.
+	EventLoginStarted
+	// EventLoginSucceeded: it returned a usable token.
+	EventLoginSucceeded
+	// EventLoginFailed: it failed or was cancelled.
+	EventLoginFailed
 )
 
 var eventKindText = [...]string{
@@ -88,6 +97,9 @@ var eventKindText = [...]string{
 	EventResendSkipped:    "request not resent: body cannot be replayed",
 	EventNoCredentials:    "request sent without credentials",
 	EventLoginRequired:    "login required",
+	EventLoginStarted:     "login started",
+	EventLoginSucceeded:   "login succeeded",
+	EventLoginFailed:      "login failed",
 }
 
 // String returns a short description of k.
@@ -103,7 +115,7 @@ func (k EventKind) level() slog.Level {
 	switch k {
 	case EventNoCredentials:
 		return slog.LevelDebug
-	case EventRefreshFailed, EventStoreFailed, EventRefreshLimited, EventResendSkipped, EventLoginRequired:
+	case EventRefreshFailed, EventStoreFailed, EventRefreshLimited, EventResendSkipped, EventLoginRequired, EventLoginFailed:
 		return slog.LevelWarn
 	case EventSaveFailed:
 		return slog.LevelError

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync/atomic"
 	"time"
 )
 
@@ -15,6 +16,12 @@ import (
 type flight struct {
 	kind flightKind
 	done chan struct{} // closed when the flight has landed
+	// why is what the resource server said when a rejection started the
+	// flight (status and challenges), for a login (LoginReason).
+	why *LoginRequiredError
+	// login is set once the flight logs the user in: its waiters are
+	// bounded by their own contexts only.
+	login atomic.Bool
 }
 
 // trouble is the state the Transport keeps only while something went wrong,
@@ -30,6 +37,7 @@ type ask struct {
 	seen     *Token // the token its request carried, if it was rejected
 	rejected bool
 	badProof bool
+	why      *LoginRequiredError // what the server said, with a rejection
 }
 
 // maxRounds bounds how many flights one caller waits for: the token of a
@@ -64,7 +72,7 @@ func (t *Transport) obtain(ctx context.Context, a ask) (g *gen, respond bool, er
 		case stepUse, stepAhead:
 			g = t.cur.Load()
 			if p.step == stepAhead {
-				t.launchLocked(ctx, flightAhead)
+				t.launchLocked(ctx, flightAhead, nil)
 			}
 			t.mu.Unlock()
 			return g, false, nil
@@ -78,28 +86,43 @@ func (t *Transport) obtain(ctx context.Context, a ask) (g *gen, respond bool, er
 		case stepJoin:
 			f = t.flight.Load()
 		case stepCheck:
-			f = t.launchLocked(ctx, flightCheck)
+			f = t.launchLocked(ctx, flightCheck, a.why)
 		case stepRefresh:
 			if p.mark {
 				// A refresh that a rejection asks for: spaced.
 				tr := t.troubleLocked()
 				tr.early = tr.early.next(now, earlySchedule, 0)
 			}
-			f = t.launchLocked(ctx, flightRefresh)
+			f = t.launchLocked(ctx, flightRefresh, a.why)
 		}
 		t.mu.Unlock()
 		if bound == nil {
 			bound = time.NewTimer(t.waitBound())
 		}
-		select {
-		case <-f.done:
-		case <-ctx.Done():
-			return nil, false, ctx.Err()
-		case <-bound.C:
-			return nil, false, &RefreshError{Err: fmt.Errorf("gave up waiting for the token refresh: %w", context.DeadlineExceeded)}
+		if err := wait(ctx, f, bound); err != nil {
+			return nil, false, err
 		}
 		// The flight's outcome is in the state now: take it.
 		a = ask{}
+	}
+}
+
+// wait waits for f to land, until ctx ends or, unless f logs the user in,
+// bound fires.
+func wait(ctx context.Context, f *flight, bound *time.Timer) error {
+	for {
+		select {
+		case <-f.done:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-bound.C:
+			if !f.login.Load() {
+				return &RefreshError{Err: fmt.Errorf("gave up waiting for the token refresh: %w", context.DeadlineExceeded)}
+			}
+			// A login takes as long as the user: wait on.
+			bound.Reset(time.Hour)
+		}
 	}
 }
 
@@ -172,8 +195,8 @@ func (t *Transport) markProofRefused(tok *Token) {
 // launchLocked starts a flight of kind for a caller with ctx. The flight
 // keeps ctx's values (an oauth2.HTTPClient, a trace) but not its
 // cancellation: it serves every caller.
-func (t *Transport) launchLocked(ctx context.Context, kind flightKind) *flight {
-	f := &flight{kind: kind, done: make(chan struct{})}
+func (t *Transport) launchLocked(ctx context.Context, kind flightKind, why *LoginRequiredError) *flight {
+	f := &flight{kind: kind, done: make(chan struct{}), why: why}
 	t.flight.Store(f)
 	go t.fly(context.WithoutCancel(ctx), f)
 	return f
@@ -194,21 +217,26 @@ func (t *Transport) fly(detached context.Context, f *flight) {
 		t.storeFailed(f, err)
 		return
 	}
-	j := t.judgeLoaded(f, stored, !locking)
+	j := t.judgeLoaded(f.kind, stored, !locking)
+	var login *loginNeed
 	if j.outcome == outcomeLock {
-		t.flyLocked(detached, ctx, f, ls)
-		return
+		login = t.flyLocked(detached, ctx, f, ls)
+	} else {
+		login = t.act(ctx, f, store, j, why)
 	}
-	t.act(ctx, f, store, j, why)
+	if login != nil {
+		// The store's lock is free again: a login takes minutes.
+		t.logIn(detached, f, login)
+	}
 }
 
 // flyLocked goes on with a flight under the store's lock, waited for with
 // waitCtx: it rereads the store and acts on what it finds.
-func (t *Transport) flyLocked(detached, waitCtx context.Context, f *flight, ls LockingStore) {
+func (t *Transport) flyLocked(detached, waitCtx context.Context, f *flight, ls LockingStore) *loginNeed {
 	unlock, err := t.lock(waitCtx, ls)
 	if err != nil {
 		t.storeFailed(f, err)
-		return
+		return nil
 	}
 	defer unlock()
 	// Waiting for the lock must not eat into the refresh: a refresh cut
@@ -219,13 +247,15 @@ func (t *Transport) flyLocked(detached, waitCtx context.Context, f *flight, ls L
 	stored, why, err := t.load(ctx, ls)
 	if err != nil {
 		t.storeFailed(f, err)
-		return
+		return nil
 	}
-	t.act(ctx, f, ls, t.judgeLoaded(f, stored, true), why)
+	return t.act(ctx, f, ls, t.judgeLoaded(f.kind, stored, true), why)
 }
 
-// act carries out a judgement on what the flight loaded.
-func (t *Transport) act(ctx context.Context, f *flight, store Store, j judgement, why error) {
+// act carries out a judgement on what the flight loaded. It returns what a
+// login needs when a refresh showed that only a login can help and the
+// Transport may log in.
+func (t *Transport) act(ctx context.Context, f *flight, store Store, j judgement, why error) *loginNeed {
 	t.storeRecovered(f)
 	if j.resave {
 		// One try: the refresh that may follow saves again anyway.
@@ -237,8 +267,9 @@ func (t *Transport) act(ctx context.Context, f *flight, store Store, j judgement
 	case outcomeAdopt:
 		t.adopt(f, j.base)
 	case outcomeRefresh:
-		t.refreshFrom(ctx, f, store, j.base, why)
+		return t.refreshFrom(ctx, f, store, j.base, why)
 	}
+	return nil
 }
 
 // land ends a flight: it is no longer joined, and its waiters wake.
@@ -264,12 +295,12 @@ func (g *gen) tokOrNil() *Token {
 	return g.tok
 }
 
-// judgeLoaded runs judge on the current state.
-func (t *Transport) judgeLoaded(f *flight, stored *Token, locked bool) judgement {
+// judgeLoaded runs judge on the current state for a flight of kind.
+func (t *Transport) judgeLoaded(kind flightKind, stored *Token, locked bool) judgement {
 	t.mu.Lock()
 	cur := t.cur.Load()
 	t.mu.Unlock()
-	return judge(loaded{cur: cur, stored: stored, kind: f.kind, locked: locked, margin: t.margin()}, time.Now())
+	return judge(loaded{cur: cur, stored: stored, kind: kind, locked: locked, margin: t.margin()}, time.Now())
 }
 
 // publishLocked makes g current, unless the flight was forgotten
@@ -356,16 +387,20 @@ func (g *gen) servingUntil(retry, now time.Time) *gen {
 }
 
 // refreshFrom asks the Refresher for a token to replace base, then saves
-// and publishes it, or records the failure. why is the store's reason for
-// having no usable token, if it gave one.
-func (t *Transport) refreshFrom(ctx context.Context, f *flight, store Store, base *Token, why error) {
+// and publishes it, or records the failure; or, when only a login can help
+// and the Transport may log in, returns what the login needs. why is the
+// store's reason for having no usable token, if it gave one.
+func (t *Transport) refreshFrom(ctx context.Context, f *flight, store Store, base *Token, why error) *loginNeed {
 	if t.Refresher == nil {
+		if t.Login != nil {
+			return t.loginNeed(f, base, &LoginRequiredError{Reason: ReasonNoToken, Err: why})
+		}
 		err := ErrNoRefresher
 		if why != nil {
 			err = fmt.Errorf("%w (%w)", ErrNoRefresher, why)
 		}
 		t.failed(f, base, err, nil)
-		return
+		return nil
 	}
 	t.emit(ctx, Event{Kind: EventRefreshStarted})
 	start := time.Now()
@@ -377,8 +412,15 @@ func (t *Transport) refreshFrom(ctx context.Context, f *flight, store Store, bas
 	secrets := t.secretsOf(base, tok)
 	if err != nil {
 		err = classify(err, why, base, secrets)
-		t.failed(f, base, err, &Event{Kind: EventRefreshFailed, Duration: now.Sub(start), Err: err})
-		return
+		ev := &Event{Kind: EventRefreshFailed, Duration: now.Sub(start), Err: err}
+		var lr *LoginRequiredError
+		if errors.As(err, &lr) && t.Login != nil {
+			ev.Detail = "terminal"
+			t.emit(ctx, *ev)
+			return t.loginNeed(f, base, lr)
+		}
+		t.failed(f, base, err, ev)
+		return nil
 	}
 	saveErr := t.save(ctx, store, tok)
 	t.mu.Lock()
@@ -396,6 +438,7 @@ func (t *Transport) refreshFrom(ctx context.Context, f *flight, store Store, bas
 	if saveErr != nil {
 		t.emit(ctx, Event{Kind: EventSaveFailed, Err: scrubError(saveErr, secrets)})
 	}
+	return nil
 }
 
 // checkRefreshed returns a copy of tok, the Refresher's answer, with
@@ -425,10 +468,18 @@ func (t *Transport) checkRefreshed(tok *Token, now time.Time) (*Token, error) {
 // failed records err, the failure of a flight to replace base, and reports
 // ev (with err) when not nil.
 func (t *Transport) failed(f *flight, base *Token, err error, ev *Event) {
-	now := time.Now()
 	var lr *LoginRequiredError
 	var re *RefreshError
-	terminal := errors.As(err, &lr) || errors.Is(err, ErrNoRefresher) || (errors.As(err, &re) && re.Terminal)
+	t.failedAs(f, base, err, errors.As(err, &lr) || errors.Is(err, ErrNoRefresher) || (errors.As(err, &re) && re.Terminal), ev)
+}
+
+// failedAs is failed with the failure's kind given: a terminal one is held
+// off by terminalSchedule, a transient one by transientSchedule (and the
+// error's Retry-After).
+func (t *Transport) failedAs(f *flight, base *Token, err error, terminal bool, ev *Event) {
+	now := time.Now()
+	var re *RefreshError
+	errors.As(err, &re)
 	t.mu.Lock()
 	cur := t.cur.Load()
 	g := cur

@@ -45,6 +45,19 @@ type LockingStore interface {
 	Lock(ctx context.Context) (unlock func(), err error)
 }
 
+// LoginLocker is a [Store] that can hold other processes off while one of
+// them logs the user in (see Transport.Login), with a lock of its own: a
+// login takes minutes, while the store's refresh lock must stay free for
+// refreshes. A [Transport] whose Store is a LoginLocker takes this lock,
+// rereads the store (another process may have logged in meanwhile), and
+// only then logs in; the others wait for the lock and find the new token.
+type LoginLocker interface {
+	// LockLogin blocks until the caller holds the store's login lock or
+	// ctx ends. Like LockingStore.Lock, the lock must be released when
+	// the holder dies; unlock releases it and is called once.
+	LockLogin(ctx context.Context) (unlock func(), err error)
+}
+
 // MemoryStore is a [LockingStore] that keeps the token in memory. Its zero
 // value is an empty store ready to use. It is safe for concurrent use, and
 // several [Transport] values may share one: its lock makes them refresh

@@ -35,14 +35,20 @@ func (t *Transport) load(ctx context.Context, store Store) (tok *Token, why erro
 
 // lock takes the store's lock.
 func (t *Transport) lock(ctx context.Context, ls LockingStore) (unlock func(), err error) {
+	return safeLock(ctx, "LockingStore.Lock", "lock token store", ls.Lock)
+}
+
+// safeLock takes a lock with lockFn, named callee, turning a panic of the
+// lock or of its unlock into an error or nothing; op describes a failure.
+func safeLock(ctx context.Context, callee, op string, lockFn func(context.Context) (func(), error)) (unlock func(), err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			unlock, err = nil, panicError("LockingStore.Lock", v)
+			unlock, err = nil, panicError(callee, v)
 		}
 	}()
-	release, err := ls.Lock(ctx)
+	release, err := lockFn(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("lock token store: %w", err)
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	if release == nil {
 		return func() {}, nil

@@ -51,6 +51,23 @@ type Transport struct {
 	// [ErrNoRefresher] when they run out.
 	Refresher Refresher
 
+	// Login, if not nil, logs the user in when a token is needed and the
+	// Refresher cannot get one without the user (the store is empty, the
+	// token has no refresh token, the grant was refused) or there is no
+	// Refresher: one login for every waiting request and, when the Store
+	// is a [LoginLocker] (as filestore.Store is), for every process
+	// sharing it. The others wait, each until its own context ends (not
+	// bounded by RefreshTimeout), and then use the new token, which is
+	// saved in the Store. [LoginReason] gives the login function why it
+	// was called, with the resource server's challenge when a rejection
+	// led to it (for RFC 9728 discovery). A login that fails or is
+	// cancelled is a [*LoginRequiredError] for every waiter, whose Err says
+	// what happened, and nothing is saved; the next login is tried after a
+	// backoff (1 s doubling to 1 min). Functions of the login package fit:
+	// Login: (&login.Browser{...}).Login. If nil, such requests fail with
+	// a *LoginRequiredError.
+	Login func(ctx context.Context) (*Token, error)
+
 	// DPoP, if not nil, proves possession of its key (RFC 9449): requests
 	// with a token of type DPoP carry a fresh proof, and the Refresher's
 	// token requests carry one too when it takes its HTTP client from the
@@ -364,10 +381,11 @@ func (t *Transport) rejected(req *http.Request, a attempt, resp *http.Response, 
 				drainAndClose(resp)
 				return nil, t.failRequest(ctx, v.loginError(ReasonRejectedAfterRefresh, t.secretsOf(a.tok())))
 			}
-			g, respond, err := t.obtain(ctx, ask{seen: a.g.tok, rejected: true, badProof: badProof})
+			why := v.loginError(0, t.secretsOf(a.tok()))
+			g, respond, err := t.obtain(ctx, ask{seen: a.g.tok, rejected: true, badProof: badProof, why: why})
 			if err != nil {
 				drainAndClose(resp)
-				return nil, t.failRequest(ctx, err)
+				return nil, t.failRequest(ctx, withResponse(err, why))
 			}
 			if respond {
 				if t.observed() {
@@ -407,6 +425,20 @@ func (t *Transport) resendBody(ctx context.Context, req *http.Request, resp *htt
 		return nil, false, ErrBodyNotReplayable
 	}
 	return b, true, nil
+}
+
+// withResponse returns err with what the resource server said (why's
+// status and challenges) when err is a *LoginRequiredError that lacks
+// them: a refused refresh after a rejection, say. err is not modified;
+// other callers may hold it.
+func withResponse(err error, why *LoginRequiredError) error {
+	lr, ok := err.(*LoginRequiredError)
+	if !ok || lr.StatusCode != 0 {
+		return err
+	}
+	c := *lr
+	c.StatusCode, c.Challenge, c.Challenges = why.StatusCode, why.Challenge, why.Challenges
+	return &c
 }
 
 // failRequest reports err, the error a request ends with, as an event when

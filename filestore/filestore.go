@@ -88,19 +88,19 @@ const (
 // refreshed at that point at the latest, without touching the file on every
 // request.
 type Store struct {
-	path string
-	lock *flock.Flock
-	// sem is a semaphore of one, held by the goroutine that holds or waits
-	// for lock: a flock.Flock reports success to a second TryLock of the
-	// same process, so it does not exclude goroutines by itself.
-	sem chan struct{}
+	path      string
+	lock      fileLock // <path>.lock: refreshes
+	loginLock fileLock // <path>.login.lock: logins
 
 	// Test seams; nil means the real operation.
 	open       func(name string) (*os.File, error) // opens the token file for reading
 	afterWrite func(tmp string) error              // runs after the temporary file is synced, before the rename
 }
 
-var _ authtransport.LockingStore = (*Store)(nil)
+var (
+	_ authtransport.LockingStore = (*Store)(nil)
+	_ authtransport.LoginLocker  = (*Store)(nil)
+)
 
 // New returns a Store that keeps its token in the file at path.
 // The file need not exist. New creates the file's directory with mode
@@ -123,9 +123,9 @@ func New(path string) (*Store, error) {
 		return nil, &AccessError{Op: "create directory", Path: dir, Err: unwrapPathError(err)}
 	}
 	s := &Store{
-		path: abs,
-		lock: flock.New(abs+".lock", flock.SetPermissions(0o600)),
-		sem:  make(chan struct{}, 1),
+		path:      abs,
+		lock:      newFileLock(abs + ".lock"),
+		loginLock: newFileLock(abs + ".login.lock"),
 	}
 	s.removeStaleTemps(time.Now())
 	return s, nil
@@ -186,25 +186,51 @@ func (s *Store) Save(ctx context.Context, tok *authtransport.Token) error {
 // Lock blocks until the caller holds the store's lock or ctx ends; waiting
 // for another goroutine of this process and waiting for another process both
 // honour ctx, and an error from an ended ctx wraps ctx.Err(). A lock file
-// that cannot be opened gives a [*AccessError]. unlock releases the lock;
-// calling it more than once is harmless. The lock is held on the file <path>.lock and released by the
-// operating system if the process dies while holding it.
+// that cannot be opened gives an [*AccessError]. unlock releases the lock;
+// calling it more than once is harmless. The lock is held on the file
+// <path>.lock and released by the operating system if the process dies
+// while holding it.
 func (s *Store) Lock(ctx context.Context) (unlock func(), err error) {
+	return s.lock.acquire(ctx)
+}
+
+// LockLogin is Lock for logins ([authtransport.LoginLocker]): a lock of its
+// own, on <path>.login.lock, so that a login, which takes minutes, does not
+// hold off the refreshes of other processes.
+func (s *Store) LockLogin(ctx context.Context) (unlock func(), err error) {
+	return s.loginLock.acquire(ctx)
+}
+
+// fileLock is an exclusive lock on a file, for the processes and the
+// goroutines of one process.
+type fileLock struct {
+	f *flock.Flock
+	// sem is a semaphore of one, held by the goroutine that holds or waits
+	// for f: a flock.Flock reports success to a second TryLock of the
+	// same process, so it does not exclude goroutines by itself.
+	sem chan struct{}
+}
+
+func newFileLock(path string) fileLock {
+	return fileLock{f: flock.New(path, flock.SetPermissions(0o600)), sem: make(chan struct{}, 1)}
+}
+
+func (l fileLock) acquire(ctx context.Context) (unlock func(), err error) {
 	select {
-	case s.sem <- struct{}{}:
+	case l.sem <- struct{}{}:
 	case <-ctx.Done():
 		return nil, fmt.Errorf("filestore: waiting for token file lock: %w", ctx.Err())
 	}
-	ok, err := s.lock.TryLockContext(ctx, lockRetryDelay)
+	ok, err := l.f.TryLockContext(ctx, lockRetryDelay)
 	if !ok || err != nil {
-		<-s.sem
+		<-l.sem
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return nil, fmt.Errorf("filestore: waiting for token file lock: %w", ctxErr)
 		}
 		if err == nil {
 			err = errors.New("lock not acquired")
 		}
-		return nil, &AccessError{Op: "lock", Path: s.lock.Path(), Err: unwrapPathError(err)}
+		return nil, &AccessError{Op: "lock", Path: l.f.Path(), Err: unwrapPathError(err)}
 	}
 	var once sync.Once
 	return func() {
@@ -212,8 +238,8 @@ func (s *Store) Lock(ctx context.Context) (unlock func(), err error) {
 			// An error here leaves nothing to do: the descriptor is
 			// closed either way on the next lock attempt, and the
 			// lock dies with the process at the latest.
-			_ = s.lock.Unlock()
-			<-s.sem
+			_ = l.f.Unlock()
+			<-l.sem
 		})
 	}, nil
 }
