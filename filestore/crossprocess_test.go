@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,6 +25,7 @@ import (
 	"github.com/d5c4ca72/authtransport"
 	"github.com/d5c4ca72/authtransport/authtest"
 	"github.com/d5c4ca72/authtransport/filestore"
+	"github.com/d5c4ca72/authtransport/login"
 )
 
 // Environment of the child processes of TestFileStoreCrossProcessRefresh.
@@ -285,6 +287,80 @@ type countingLockingStore struct{ countingStore }
 
 func (s countingLockingStore) Lock(ctx context.Context) (func(), error) { return s.fs.Lock(ctx) }
 
+// countingLoginStore is a countingLockingStore that passes the login lock
+// on.
+type countingLoginStore struct{ countingLockingStore }
+
+func (s countingLoginStore) LockLogin(ctx context.Context) (func(), error) {
+	return s.fs.LockLogin(ctx)
+}
+
+// crossPublicClient is the public client the login children use.
+const crossPublicClient = "xproc-cli"
+
+// openByGET returns a login.Browser Open func that, instead of a browser,
+// fetches the authorization URL and follows its redirects.
+func openByGET(base http.RoundTripper) func(ctx context.Context, target string) error {
+	return func(ctx context.Context, target string) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := (&http.Client{Transport: base}).Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.Body.Close()
+	}
+}
+
+// TestOneLoginAcrossProcesses: 4 processes × 25 goroutines start with an
+// empty token file and a Transport that may log in (a browser login of a
+// public client): exactly one login among them, every request succeeds,
+// one token in the file. Without the login lock (the control row) each
+// process logs in.
+func TestOneLoginAcrossProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts 8 processes")
+	}
+	for _, tt := range []struct {
+		name, mode string
+		logins     int
+	}{
+		{"with the login lock", "login", 1},
+		{"without it (control)", "login-nolock", 4}, // at least 2
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := authtest.NewServer()
+			defer srv.Close()
+			srv.RegisterPublicClient(crossPublicClient)
+			srv.SetTokenDelay(100 * time.Millisecond) // the processes surely overlap
+			path := filepath.Join(t.TempDir(), "token.json")
+			fs, err := filestore.New(path)
+			require.NoError(t, err)
+
+			results := runWave(t, srv, path, tt.mode, 4, 25)
+			ok := 0
+			for i, r := range results {
+				ok += r.OK
+				t.Logf("process %d: %d ok, errors %v", i, r.OK, r.Errors)
+			}
+			stats := srv.Stats()
+			t.Logf("server: authorization requests %d, token requests %v", stats.AuthorizationRequests, stats.TokenRequests)
+			if tt.logins == 1 {
+				assert.Equal(t, 1, stats.AuthorizationRequests, "logins (authorization requests)")
+			} else {
+				assert.GreaterOrEqual(t, stats.AuthorizationRequests, 2, "without the lock the processes were expected to log in more than once")
+			}
+			assert.Equal(t, 100, ok, "requests answered 200")
+			tok, err := fs.Load(t.Context())
+			require.NoError(t, err, "a token in the file")
+			assert.NotEmpty(t, tok.RefreshToken)
+		})
+	}
+}
+
 // crossProcessChild is the body of a child process: it waits for the go
 // file, sends 25 requests at once through a Transport on the Store, and
 // prints what happened.
@@ -293,7 +369,12 @@ func crossProcessChild(t *testing.T, mode string) {
 	require.NoError(t, err)
 	var loads atomic.Int32
 	var store authtransport.Store = countingStore{fs: fs, loads: &loads}
-	if mode == "lock" {
+	switch mode {
+	case "lock":
+		store = countingLockingStore{countingStore{fs: fs, loads: &loads}}
+	case "login":
+		store = countingLoginStore{countingLockingStore{countingStore{fs: fs, loads: &loads}}}
+	case "login-nolock":
 		store = countingLockingStore{countingStore{fs: fs, loads: &loads}}
 	}
 	srvURL := os.Getenv(crossEnvURL)
@@ -304,11 +385,20 @@ func crossProcessChild(t *testing.T, mode string) {
 	}
 	base := &http.Transport{}
 	defer base.CloseIdleConnections()
-	client := &http.Client{Transport: &authtransport.Transport{
+	tr := &authtransport.Transport{
 		Base:      base,
 		Store:     store,
 		Refresher: authtransport.NewOAuth2Refresher(cfg),
-	}}
+	}
+	if strings.HasPrefix(mode, "login") {
+		// A public client that logs in with a browser; the browser here
+		// follows authtest's /authorize, which approves at once, to the
+		// login's loopback listener.
+		cfg = &oauth2.Config{ClientID: crossPublicClient, Endpoint: oauth2.Endpoint{AuthURL: srvURL + "/authorize", TokenURL: srvURL + "/token"}}
+		tr.Refresher = authtransport.NewOAuth2Refresher(cfg)
+		tr.Login = (&login.Browser{Config: cfg, Open: openByGET(base), Output: io.Discard}).Login
+	}
+	client := &http.Client{Transport: tr}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// The refresher's token requests go through base too, so that no
