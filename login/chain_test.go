@@ -160,3 +160,62 @@ func TestChainFromA401WithDevice(t *testing.T) {
 		assert.Equal(t, http.StatusOK, resp.StatusCode, "a request with the new token")
 	})
 }
+
+// The whole chain through a Transport that may log in: its token is
+// rejected (the grant was revoked, so refreshing fails too); the Transport
+// calls its Login, which discovers the authorization server from the
+// rejection's resource_metadata (LoginReason) and logs in with a browser;
+// the request is resent with the new token, which is saved.
+func TestTransportLogsInThroughDiscovery(t *testing.T) {
+	srv := newServer(t)
+	srv.RegisterPublicClient("mcp-client")
+	ctx := withClient(t.Context(), srv.Client())
+	resourceURL := srv.ResourceURL("items")
+	store := authtransport.NewMemoryStore(srv.NewToken())
+	srv.RevokeGrant()
+
+	var why *authtransport.LoginRequiredError
+	b := &browser{client: srv.Client()}
+	logIn := func(ctx context.Context) (*authtransport.Token, error) {
+		why = authtransport.LoginReason(ctx)
+		var d login.Discovery
+		rm, sm, err := d.ForResource(ctx, why.Challenge.ResourceMetadata(), resourceURL)
+		if err != nil {
+			return nil, err
+		}
+		flow := &login.Browser{
+			Config:        sm.Config("mcp-client", "", "read"),
+			Issuer:        sm.Issuer,
+			RequireIssuer: sm.AuthorizationResponseIssParameterSupported,
+			Resource:      rm.Resource,
+			Open:          b.Open,
+			Output:        io.Discard,
+		}
+		return flow.Login(ctx)
+	}
+	client := &http.Client{Transport: &authtransport.Transport{
+		Base:      srv.Client().Transport,
+		Store:     store,
+		Refresher: authtransport.NewOAuth2Refresher(srv.Config()),
+		Login:     logIn,
+	}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, resourceURL, nil)
+	require.NoError(t, err)
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "resent with the login's token")
+
+	require.NotNil(t, why, "the Transport logged in")
+	assert.Equal(t, authtransport.ReasonRefreshRejected, why.Reason)
+	assert.Equal(t, http.StatusUnauthorized, why.StatusCode)
+	assert.Equal(t, srv.MetadataURL(), why.Challenge.ResourceMetadata(), "from the rejection's challenge")
+	stats := srv.Stats()
+	assert.Equal(t, 1, stats.AuthorizationRequests, "one login")
+	assert.Equal(t, 1, stats.TokenRequests["refresh_token"]["invalid_grant"], "the refresh that was refused")
+	saved, err := store.Load(ctx)
+	require.NoError(t, err)
+	assert.NotEmpty(t, saved.RefreshToken, "the new token is saved")
+	t.Logf("401 %s -> %s -> login -> resent: 200; server: %d authorization request(s), token requests %v",
+		resourceURL, why.Challenge.ResourceMetadata(), stats.AuthorizationRequests, stats.TokenRequests)
+}
