@@ -89,7 +89,7 @@ func runServer(ctx context.Context, w io.Writer, lifetime time.Duration, pidFile
 	srv.SetAccessTokenLifetime(lifetime)
 	fmt.Fprintf(w, "demo server on %s (client %q, secret %q, tokens live %v): token endpoint %s, API %s\n",
 		srv.URL, srv.ClientID, serveSecret, lifetime, srv.TokenURL(), srv.ResourceURL(""))
-	fmt.Fprintln(w, "try: go run ./examples/cli login && go run ./examples/cli get /api/items   (Ctrl-C stops the server)")
+	fmt.Fprintln(w, "try: go run ./examples/cli login --device && go run ./examples/cli get /api/items   (Ctrl-C stops the server)")
 	<-ctx.Done()
 	return nil
 }
