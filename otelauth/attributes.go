@@ -20,6 +20,7 @@ const (
 	keyResendReason  = attribute.Key("authtransport.resend.reason")
 	keyNoCredsReason = attribute.Key("authtransport.no_credentials.reason")
 	keyLoginReason   = attribute.Key("authtransport.login.reason")
+	keyLoginOutcome  = attribute.Key("authtransport.login.outcome")
 	keyKind          = attribute.Key("authtransport.event.kind")
 )
 
@@ -38,7 +39,7 @@ const (
 // kind (see authtransport.EventKind). Others get theirs when they come.
 var (
 	failureDetails      = []string{"terminal", "transient"}
-	resendDetails       = []string{"refreshed", "dpop-nonce"}
+	resendDetails       = []string{"refreshed", "dpop-nonce", "scheme"}
 	noCredentialDetails = []string{"plain-http", "other-origin", "own-authorization"}
 	rejectionStatuses   = []int{401, 403}
 	loginReasons        = []authtransport.Reason{

@@ -44,7 +44,7 @@
 //	  authtransport.challenge                        "Bearer invalid_token", "Bearer",
 //	                                                 "DPoP use_dpop_nonce", "no challenge", ...
 //	authtransport.request.resent          {request}  the request was sent again
-//	  authtransport.resend.reason                    "refreshed", "dpop-nonce"
+//	  authtransport.resend.reason                    "refreshed", "dpop-nonce", "scheme"
 //	authtransport.request.resend_skipped  {request}  it could not be: its body cannot
 //	                                                 be replayed
 //	authtransport.request.no_credentials  {request}  it went out without credentials
@@ -52,6 +52,8 @@
 //	                                                 "own-authorization"
 //	authtransport.login.required          {request}  a request ended in a *LoginRequiredError
 //	  authtransport.login.reason                     Reason.String(): "no token", ...
+//	authtransport.login.completed         {login}    an interactive login (Transport.Login)
+//	  authtransport.login.outcome                    "succeeded", "failed"
 //	authtransport.event.other             {event}    an event of a kind added later
 //	  authtransport.event.kind                       EventKind.String()
 //

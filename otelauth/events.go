@@ -51,6 +51,8 @@ type recorder struct {
 
 	none          measure // extra alone
 	succeeded     measure
+	loginOK       measure
+	loginFailed   measure
 	failed        map[string]measure // by Detail
 	load, save    measure
 	limited       map[int]measure // by Status
@@ -67,6 +69,8 @@ func newRecorder(in instruments, extra []attribute.KeyValue) *recorder {
 		extra:         extra,
 		none:          measureOf(extra),
 		succeeded:     measureOf(extra, keyOutcome.String(outcomeSucceeded)),
+		loginOK:       measureOf(extra, keyLoginOutcome.String(outcomeSucceeded)),
+		loginFailed:   measureOf(extra, keyLoginOutcome.String(outcomeFailed)),
 		failed:        map[string]measure{},
 		load:          measureOf(extra, keyOperation.String(opLoad)),
 		save:          measureOf(extra, keyOperation.String(opSave)),
@@ -164,6 +168,12 @@ func (r *recorder) record(ev authtransport.Event) {
 			m = measureOf(r.extra, keyLoginReason.String(ev.Reason.String()))
 		}
 		in.loginRequired.Add(ctx, 1, m.add...)
+	case authtransport.EventLoginSucceeded:
+		in.logins.Add(ctx, 1, r.loginOK.add...)
+	case authtransport.EventLoginFailed:
+		in.logins.Add(ctx, 1, r.loginFailed.add...)
+	case authtransport.EventLoginStarted:
+		// A login's outcome is what counts; its start adds nothing.
 	default:
 		in.other.Add(ctx, 1, measureOf(r.extra, keyKind.String(ev.Kind.String())).add...)
 	}

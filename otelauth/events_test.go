@@ -165,6 +165,19 @@ func TestEventsRecordsEachKind(t *testing.T) {
 			},
 		},
 		{
+			name: "logins",
+			events: []authtransport.Event{
+				{Kind: authtransport.EventLoginStarted, Reason: authtransport.ReasonNoToken},
+				{Kind: authtransport.EventLoginSucceeded, Duration: time.Minute},
+				{Kind: authtransport.EventLoginStarted, Reason: authtransport.ReasonNoToken},
+				{Kind: authtransport.EventLoginFailed, Reason: authtransport.ReasonNoToken, Err: secret},
+			},
+			want: map[string]int64{
+				key("authtransport.login.completed", attribute.String("authtransport.login.outcome", "succeeded")): 1,
+				key("authtransport.login.completed", attribute.String("authtransport.login.outcome", "failed")):    1,
+			},
+		},
+		{
 			name:   "a kind this package does not know",
 			events: []authtransport.Event{{Kind: 99, Detail: "whatever", Err: secret}},
 			want:   map[string]int64{key("authtransport.event.other", attribute.String("authtransport.event.kind", "EventKind(99)")): 1},
@@ -226,7 +239,7 @@ func TestEventsUnits(t *testing.T) {
 	mp, reader := newProvider(t)
 	onEvent, err := otelauth.Events(mp)
 	require.NoError(t, err, "creating the instruments")
-	for k := authtransport.EventKind(1); k <= authtransport.EventLoginRequired+1; k++ {
+	for k := authtransport.EventKind(1); k <= authtransport.EventLoginFailed+1; k++ {
 		onEvent(authtransport.Event{Kind: k, Status: 401, Detail: "transient", Reason: authtransport.ReasonNoToken})
 	}
 	want := map[string]string{
@@ -241,6 +254,7 @@ func TestEventsUnits(t *testing.T) {
 		"authtransport.request.resend_skipped": "{request}",
 		"authtransport.request.no_credentials": "{request}",
 		"authtransport.login.required":         "{request}",
+		"authtransport.login.completed":        "{login}",
 		"authtransport.event.other":            "{event}",
 	}
 	units := map[string]string{}

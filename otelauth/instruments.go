@@ -28,6 +28,7 @@ type instruments struct {
 	resendSkipped metric.Int64Counter
 	noCredentials metric.Int64Counter
 	loginRequired metric.Int64Counter
+	logins        metric.Int64Counter
 	other         metric.Int64Counter
 }
 
@@ -51,6 +52,7 @@ func newInstruments(m metric.Meter) (instruments, error) {
 		resendSkipped: counter("authtransport.request.resend_skipped", "{request}", "Rejected requests not sent again because their body cannot be replayed."),
 		noCredentials: counter("authtransport.request.no_credentials", "{request}", "Requests sent without credentials, by reason."),
 		loginRequired: counter("authtransport.login.required", "{request}", "Requests that ended in a login required error, by reason."),
+		logins:        counter("authtransport.login.completed", "{login}", "Interactive logins (Transport.Login) completed, by outcome."),
 		other:         counter("authtransport.event.other", "{event}", "Events of kinds without an instrument of their own, by kind."),
 	}
 	var err error
