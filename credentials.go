@@ -123,14 +123,21 @@ func checkCreds(b *Basic, k *APIKey, tokens bool) (*staticCreds, error) {
 	return c, nil
 }
 
-// basicFor returns the Basic Authorization value for a server that asked
-// for utf8 (a charset="UTF-8" challenge): UTF-8 then, otherwise ISO-8859-1
-// when the credentials fit it (RFC 7617 §2.1), else UTF-8.
-func (c *staticCreds) basicFor(utf8 bool) string {
-	if utf8 || c.basicLatin1 == "" {
-		return c.basicUTF8
+// basicFor returns the Basic Authorization value in UTF-8, or in
+// ISO-8859-1 for a server that turned UTF-8 down (latin1) when the
+// credentials fit it. RFC 7617 §2.1 leaves the encoding open unless a
+// challenge says charset="UTF-8"; UTF-8 is what today's clients send.
+func (c *staticCreds) basicFor(latin1 bool) string {
+	if latin1 && c.basicLatin1 != "" {
+		return c.basicLatin1
 	}
-	return c.basicLatin1
+	return c.basicUTF8
+}
+
+// latin1Differs reports whether the ISO-8859-1 form of the credentials is
+// another value than the UTF-8 one (they are not ASCII, and fit ISO-8859-1).
+func (c *staticCreds) latin1Differs() bool {
+	return c.basicLatin1 != "" && c.basicLatin1 != c.basicUTF8
 }
 
 // latin1 encodes s in ISO-8859-1, if every character of it has a code

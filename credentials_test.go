@@ -147,32 +147,52 @@ func TestStaticCredentialsAreChecked(t *testing.T) {
 	}
 }
 
-// Basic goes in ISO-8859-1 when it fits and the server did not ask for
-// UTF-8; a server's charset="UTF-8" challenge gets one resend in UTF-8, and
-// the origin's next requests start with it.
+// Basic goes in UTF-8. A server that turns non-ASCII credentials down with
+// a Basic challenge without charset="UTF-8" gets one resend in ISO-8859-1,
+// and its origin's next requests start with it; one that says
+// charset="UTF-8" gets no second try.
 func TestBasicCharset(t *testing.T) {
 	const user, pass = "jürgen", "päss-wörd-1"
 	utf8Value := basicValue(user, pass)
 	latin1Value := "Basic " + base64.StdEncoding.EncodeToString([]byte("j\xfcrgen:p\xe4ss-w\xf6rd-1"))
 	require.NotEqual(t, utf8Value, latin1Value)
-	srv := &credentialServer{
-		want:      func(r *http.Request) bool { return r.Header.Get("Authorization") == utf8Value },
-		challenge: []string{`Basic realm="r", charset="UTF-8"`},
+	for _, tc := range []struct {
+		name      string
+		accepts   string
+		challenge string
+		want      []string
+		status    int
+	}{
+		{"UTF-8 server", utf8Value, `Basic realm="r", charset="UTF-8"`, []string{utf8Value, utf8Value}, http.StatusOK},
+		{"ISO-8859-1 server", latin1Value, `Basic realm="r"`, []string{utf8Value, latin1Value, latin1Value}, http.StatusOK},
+		{"UTF-8 refused with charset: no second try", "nothing", `Basic realm="r", charset="UTF-8"`, []string{utf8Value, utf8Value}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := &credentialServer{
+				want:      func(r *http.Request) bool { return r.Header.Get("Authorization") == tc.accepts },
+				challenge: []string{tc.challenge},
+			}
+			ts := httptest.NewTLSServer(srv)
+			defer ts.Close()
+			c := &http.Client{Transport: &authtransport.Transport{Base: ts.Client().Transport, Basic: &authtransport.Basic{Username: user, Password: pass}}}
+			for range 2 {
+				resp, err := c.Get(ts.URL + "/x")
+				if tc.status == 0 {
+					var ce *authtransport.CredentialsRejectedError
+					assert.ErrorAs(t, err, &ce)
+					continue
+				}
+				require.NoError(t, err)
+				resp.Body.Close()
+				assert.Equal(t, tc.status, resp.StatusCode)
+			}
+			var got []string
+			for _, r := range srv.requests() {
+				got = append(got, strings.TrimSuffix(strings.TrimPrefix(r, "/x auth="), " key= query="))
+			}
+			assert.Equal(t, tc.want, got, "the Authorization of each request")
+		})
 	}
-	ts := httptest.NewTLSServer(srv)
-	defer ts.Close()
-	c := &http.Client{Transport: &authtransport.Transport{Base: ts.Client().Transport, Basic: &authtransport.Basic{Username: user, Password: pass}}}
-	for range 2 {
-		resp, err := c.Get(ts.URL + "/x")
-		require.NoError(t, err)
-		resp.Body.Close()
-		assert.Equal(t, http.StatusOK, resp.StatusCode)
-	}
-	assert.Equal(t, []string{
-		"/x auth=" + latin1Value + " key= query=",
-		"/x auth=" + utf8Value + " key= query=",
-		"/x auth=" + utf8Value + " key= query=",
-	}, srv.requests())
 }
 
 // A 401 to static credentials is a CredentialsRejectedError with the

@@ -75,27 +75,27 @@ func (su *setup) basicFirst(u *url.URL) (string, bool) {
 	if c == nil || c.basicUTF8 == "" {
 		return "", false
 	}
-	utf8, asked := false, false
+	latin1, asked := false, false
 	if m := su.basicFor.Load(); m != nil {
-		utf8, asked = (*m)[originOf(u)]
+		latin1, asked = (*m)[originOf(u)]
 	}
 	if su.tokens && !asked {
 		return "", false
 	}
-	return c.basicFor(utf8), true
+	return c.basicFor(latin1), true
 }
 
-// preferBasic records whether u's origin asked for Basic (with
-// charset="UTF-8" when utf8), so that the next requests to it start with
-// what it wants.
-func (t *Transport) preferBasic(su *setup, u *url.URL, basic, utf8 bool) {
+// preferBasic records whether u's origin asked for Basic (and took it in
+// ISO-8859-1 only, when latin1), so that the next requests to it start
+// with what it wants.
+func (t *Transport) preferBasic(su *setup, u *url.URL, basic, latin1 bool) {
 	o := originOf(u)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	old := su.basicFor.Load()
 	m := make(map[origin]bool)
 	if old != nil {
-		if was, ok := (*old)[o]; ok == basic && was == utf8 {
+		if was, ok := (*old)[o]; ok == basic && was == latin1 {
 			return
 		}
 		for k, v := range *old {
@@ -106,7 +106,7 @@ func (t *Transport) preferBasic(su *setup, u *url.URL, basic, utf8 bool) {
 		if len(m) >= maxNonceOrigins {
 			clear(m)
 		}
-		m[o] = utf8
+		m[o] = latin1
 	} else {
 		delete(m, o)
 	}

@@ -92,9 +92,10 @@ type Transport struct {
 	// with every authorized request; one that has tokens too sends the
 	// token, and Basic to an origin whose 401 asks for Basic and not for
 	// a token (it never answers a Bearer or DPoP challenge with Basic).
-	// Credentials are encoded in ISO-8859-1 when they fit it, and in
-	// UTF-8 when they do not or the server's challenge says
-	// charset="UTF-8".
+	// Credentials are encoded in UTF-8; a server that turns down non-ASCII
+	// credentials with a Basic challenge without charset="UTF-8" gets one
+	// resend in ISO-8859-1, if they fit it, and the next requests to its
+	// origin start with that.
 	Basic *Basic
 
 	// APIKey, if not nil, is sent with every authorized request, in its
@@ -164,8 +165,8 @@ type setup struct {
 	// a Refresher, or no static credentials.
 	tokens bool
 	// basicFor lists the origins whose last challenge asked for Basic
-	// (true: with charset="UTF-8"), when the Transport has tokens too;
-	// replaced, never changed, under Transport.mu.
+	// (true: that took it only in ISO-8859-1); replaced, never changed,
+	// under Transport.mu.
 	basicFor atomic.Pointer[map[origin]bool]
 }
 
@@ -354,7 +355,7 @@ func (t *Transport) rejected(req *http.Request, a attempt, resp *http.Response, 
 				drainAndClose(resp)
 				return nil, v.credentialsError(a, t.secretsOf(a.tok()))
 			}
-			t.preferBasic(su, req.URL, next.basic != "", v.basicUTF8)
+			t.preferBasic(su, req.URL, next.basic != "", next.basic != "" && next.basic == su.creds.basicLatin1 && su.creds.latin1Differs())
 			if next.basic == "" {
 				g, err := t.current(ctx)
 				if err != nil {

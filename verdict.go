@@ -101,8 +101,9 @@ func readVerdict(resp *http.Response) verdict {
 // a token answered by a 401 that asks only for Basic switches to Basic when
 // the Transport holds it (a Bearer or DPoP challenge is never answered with
 // Basic); a request with Basic switches to a token when the server asks
-// for one and the Transport has tokens, or to UTF-8 when the server says
-// charset="UTF-8", and otherwise its 401 is a refusal of the credentials;
+// for one and the Transport has tokens, or from UTF-8 to ISO-8859-1 when a
+// Basic challenge without charset="UTF-8" turned down credentials that
+// differ in the two, and otherwise its 401 is a refusal of the credentials;
 // so is a 401 to a request that carried only an API key, or one that asks
 // for no token to a request that carried one beside an API key. A 403 to a
 // request without a token is returned as it is.
@@ -112,7 +113,7 @@ func (v verdict) answer(a attempt, su *setup) (attempt, action) {
 	unauthorized := v.status == http.StatusUnauthorized
 	switch {
 	case a.g != nil && v.action == actionReturn && unauthorized && !offersToken && v.offersBasic && c != nil && c.basicUTF8 != "":
-		return attempt{basic: c.basicFor(v.basicUTF8)}, actionSwitch
+		return attempt{basic: c.basicFor(false)}, actionSwitch
 	case a.g != nil && v.action == actionReturn && unauthorized && !offersToken && len(v.challenges) > 0 && c != nil && c.key != "":
 		return a, actionRejectStatic
 	case a.g != nil:
@@ -121,8 +122,8 @@ func (v verdict) answer(a attempt, su *setup) (attempt, action) {
 		return a, actionReturn
 	case a.basic != "" && offersToken && su.tokens:
 		return attempt{}, actionSwitch
-	case a.basic != "" && v.basicUTF8 && a.basic != c.basicUTF8:
-		return attempt{basic: c.basicUTF8}, actionSwitch
+	case a.basic == c.basicUTF8 && v.offersBasic && !v.basicUTF8 && c.latin1Differs():
+		return attempt{basic: c.basicLatin1}, actionSwitch
 	case a.basic != "" || (c != nil && c.key != ""):
 		return a, actionRejectStatic
 	}
