@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/d5c4ca72/authtransport"
+	"github.com/d5c4ca72/authtransport/authtest"
 )
 
 const (
@@ -345,4 +346,39 @@ func TestQueryAPIKeyNeverShown(t *testing.T) {
 	var buf bytes.Buffer
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("creds", "basic", authtransport.Basic{Username: "u", Password: testPassword}, "key", authtransport.APIKey{Header: "X", Value: testKey})
 	assert.NotContains(t, buf.String(), "SECRET")
+}
+
+// Basic and API keys through a Transport against authtest's paths that
+// demand them; a wrong password is a CredentialsRejectedError.
+func TestStaticCredentialsAgainstAuthtest(t *testing.T) {
+	srv := authtest.NewServer()
+	defer srv.Close()
+	srv.RequireBasic("/api/basic", authtransport.Basic{Username: testUser, Password: testPassword})
+	srv.RequireAPIKey("/api/header", authtransport.APIKey{Header: "X-API-Key", Value: testKey})
+	srv.RequireAPIKey("/api/query", authtransport.APIKey{Query: "key", Value: testKey})
+	for _, tc := range []struct {
+		name   string
+		tr     *authtransport.Transport
+		path   string
+		status int
+	}{
+		{"Basic", &authtransport.Transport{Basic: &authtransport.Basic{Username: testUser, Password: testPassword}}, "basic", http.StatusOK},
+		{"wrong password", &authtransport.Transport{Basic: &authtransport.Basic{Username: testUser, Password: "wrong-password"}}, "basic", 0},
+		{"API key header", &authtransport.Transport{APIKey: &authtransport.APIKey{Header: "X-API-Key", Value: testKey}}, "header", http.StatusOK},
+		{"API key query", &authtransport.Transport{APIKey: &authtransport.APIKey{Query: "key", Value: testKey}}, "query", http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.tr.Base = srv.Client().Transport
+			resp, err := (&http.Client{Transport: tc.tr}).Get(srv.ResourceURL(tc.path))
+			if tc.status == 0 {
+				var ce *authtransport.CredentialsRejectedError
+				require.ErrorAs(t, err, &ce)
+				assert.Equal(t, "Basic", ce.Credential)
+				return
+			}
+			require.NoError(t, err)
+			resp.Body.Close()
+			assert.Equal(t, tc.status, resp.StatusCode)
+		})
+	}
 }

@@ -148,8 +148,9 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// decide runs the resource's checks in order: forced rejection, DPoP
-// nonce and proof, token validity, scope, step-up.
+// decide runs the resource's checks in order: forced rejection, static
+// credentials where a path demands them, DPoP nonce and proof, token
+// validity, scope, step-up.
 func (s *Server) decide(r *http.Request, scheme, tok string) resourceAnswer {
 	path := r.URL.Path
 	s.mu.Lock()
@@ -171,8 +172,12 @@ func (s *Server) decide(r *http.Request, scheme, tok string) resourceAnswer {
 		return resourceAnswer{status: status, outcome: OutcomeRejected, header: h,
 			body: map[string]string{"error": "rejected"}}
 	}
+	static, isStatic := matchPath(s.staticRules, path)
 	dpopRequired := s.dpop.required
 	s.mu.Unlock()
+	if isStatic {
+		return static.check(r)
+	}
 
 	isBearer := strings.EqualFold(scheme, "Bearer")
 	isDPoP := strings.EqualFold(scheme, "DPoP")

@@ -75,6 +75,7 @@ type Server struct {
 	scopeRules     map[string][]string
 	stepUpRules    map[string]StepUp
 	rejections     map[string]*rejection
+	staticRules    map[string]staticRule
 	loginACR       string
 	stats          Stats
 	requests       []ResourceRequest
@@ -139,6 +140,7 @@ func NewUnstartedServer() *Server {
 		scopeRules:     make(map[string][]string),
 		stepUpRules:    make(map[string]StepUp),
 		rejections:     make(map[string]*rejection),
+		staticRules:    make(map[string]staticRule),
 		stats:          newStats(),
 	}
 	s.dpop.init()

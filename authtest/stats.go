@@ -60,6 +60,10 @@ const (
 	// other resources (RFC 8707 resource parameters that do not name this
 	// one; 401 invalid_token).
 	OutcomeWrongAudience = "wrong_audience"
+	// OutcomeBadCredentials is a request to a path that demands Basic
+	// credentials or an API key ([Server.RequireBasic],
+	// [Server.RequireAPIKey]) without the right ones (401).
+	OutcomeBadCredentials = "bad_credentials"
 	// OutcomeRejected is a request answered by a [Rejection] set with
 	// [Server.Reject].
 	OutcomeRejected = "rejected"
