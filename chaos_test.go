@@ -41,14 +41,13 @@ type chaosAttempt struct {
 // a reset connection. It records every attempt and every access token
 // issued, in order.
 type chaosNet struct {
-	base    http.RoundTripper
-	hang    time.Duration
-	faultP  float64
-	mu      sync.Mutex
-	tries   []chaosAttempt
-	issued  []string
-	rngSeed uint64
-	rng     *rand.Rand
+	base   http.RoundTripper
+	hang   time.Duration
+	faultP float64
+	mu     sync.Mutex
+	tries  []chaosAttempt
+	issued []string
+	rng    *rand.Rand
 }
 
 func (c *chaosNet) RoundTrip(req *http.Request) (*http.Response, error) {

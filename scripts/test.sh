@@ -48,19 +48,27 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 
+# check_module runs every check of the module in directory $1. Each step
+# is checked explicitly: errexit does not apply inside a function whose
+# status is tested.
+check_module() {
+	cd "$1" || return 1
+	go mod verify >/dev/null || return 1
+	go vet ./... || return 1
+	go run "honnef.co/go/tools/cmd/staticcheck@$staticcheck_version" ./... || return 1
+	go test -race -count=1 -timeout 10m ./... || return 1
+	# Allocation counts are checked without the race detector, which
+	# changes them.
+	go test -count=1 -run 'Allocs' ./... >/dev/null || return 1
+	go test -run '^$' -bench . -benchtime 1x ./... >/dev/null || return 1
+}
+
 status=0
 for mod in $(find . -name go.mod -not -path './.git/*' -exec dirname {} \; | sort); do
 	echo "== module $mod"
-	(
-		cd "$mod"
-		go mod verify >/dev/null
-		go vet ./...
-		go run "honnef.co/go/tools/cmd/staticcheck@$staticcheck_version" ./...
-		go test -race -count=1 -timeout 10m ./...
-		# Allocation counts are checked without the race detector, which
-		# changes them.
-		go test -count=1 -run 'Allocs' ./...
-		go test -run '^$' -bench . -benchtime 1x ./... >/dev/null
-	) || status=1
+	if ! (check_module "$mod"); then
+		echo "== module $mod FAILED" >&2
+		status=1
+	fi
 done
 exit $status
