@@ -54,8 +54,9 @@ func (s schedule) wait(n int) time.Duration {
 
 // backoff is a run of events (failures, or refreshes caused by rejections)
 // and when the next attempt may start. Its zero value is no run. A run ends
-// once twice its last wait (at least backoffFirst) has passed without a new
-// event, so an occasional event always starts a new run.
+// once twice the longest wait (2 min) has passed without a new event: an
+// occasional event starts a new run, while events that keep coming, however
+// sparse, keep doubling the wait.
 type backoff struct {
 	n     int       // events in the run
 	at    time.Time // the last event
@@ -68,7 +69,7 @@ func (b backoff) pending(now time.Time) bool { return now.Before(b.until) }
 // over reports whether the run has ended at now: there is none, or it has
 // been quiet for long enough.
 func (b backoff) over(now time.Time) bool {
-	return b.n == 0 || now.Sub(b.at) >= 2*max(b.until.Sub(b.at), backoffFirst)
+	return b.n == 0 || now.Sub(b.at) >= 2*backoffLimit
 }
 
 // next records an event at now and returns the new run: it holds off the

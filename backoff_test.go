@@ -245,3 +245,25 @@ func TestTransientFailureKeepsServingValidToken(t *testing.T) {
 	assert.Equal(t, http.StatusOK, status)
 	assert.Equal(t, 1, srv.Stats().TokenRequestsTotal(), "the refresh was tried")
 }
+
+// Same mechanism for transient failures: with a request every 2.5 s the run
+// of failures always ends before the next attempt, so a token endpoint that
+// is down is asked once per request, never 1 s doubling to 1 min.
+func TestBackoffDoublesForSparseRequests(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int32
+		ref := authtransport.RefresherFunc(func(context.Context, *authtransport.Token) (*authtransport.Token, error) {
+			calls.Add(1)
+			return nil, &authtransport.RefreshError{StatusCode: 503}
+		})
+		tr := &authtransport.Transport{Base: newAPI(), Store: authtransport.NewMemoryStore(expired()), Refresher: ref}
+		c := &http.Client{Transport: tr}
+		for range 240 { // ten minutes
+			_, _ = get(t, c, context.Background())
+			time.Sleep(2500 * time.Millisecond)
+		}
+		// 1, 2, 4, 8, 16, 32, 60, 60, ... s: about 15 attempts in ten minutes.
+		t.Logf("token requests in 10 min to a failing endpoint, one request every 2.5 s: %d", calls.Load())
+		assert.LessOrEqual(t, calls.Load(), int32(20))
+	})
+}

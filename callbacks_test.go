@@ -149,3 +149,36 @@ func TestPanickingCallbacksAreErrors(t *testing.T) {
 		})
 	}
 }
+
+// A Logger whose handler panics in Enabled is recovered like one that
+// panics in Handle: the panic does not reach the caller of RoundTrip.
+func TestLoggerPanicInEnabled(t *testing.T) {
+	tr := &authtransport.Transport{
+		Base:   newAPI(),
+		Store:  authtransport.NewMemoryStore(valid("tok")),
+		Logger: slog.New(enabledPanicHandler{}),
+	}
+	var panicked any
+	func() {
+		defer func() { panicked = recover() }()
+		// plain http to a non-loopback host: EventNoCredentials is emitted
+		// synchronously in RoundTrip.
+		req, _ := http.NewRequest(http.MethodGet, "http://api.example/x", nil)
+		resp, err := tr.RoundTrip(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+	}()
+	assert.Nil(t, panicked, "a panic in the Logger must become nothing or an error, got panic %v", panicked)
+}
+
+// A DPoP key whose Public panics makes NewDPoP return an error, as every
+// other call into the key does.
+func TestNewDPoPKeyPanic(t *testing.T) {
+	var p any
+	func() {
+		defer func() { p = recover() }()
+		_, _ = authtransport.NewDPoP(panicPublic{})
+	}()
+	assert.Nil(t, p, "a panic in the DPoP key reached the caller")
+}

@@ -2,6 +2,7 @@ package authtransport
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,7 +12,8 @@ import (
 )
 
 // Basic is a user name and password sent with the Basic scheme (RFC 7617).
-// Printing or logging it never shows the password.
+// Printing, logging or JSON-encoding it never shows the password (it is
+// configuration, not something to persist: load the password yourself).
 type Basic struct {
 	// Username is the user-id. It must not contain a colon or a control
 	// character.
@@ -24,8 +26,8 @@ type Basic struct {
 // (Header set, such as "X-API-Key", or "Authorization" with Value
 // "Token ..."), or, only when Query is set instead, as a query parameter
 // of the request URL. A key in the query is kept out of every error, event
-// and log record of the Transport. Printing or logging an APIKey never
-// shows Value.
+// and log record of the Transport. Printing, logging or JSON-encoding an
+// APIKey never shows Value.
 type APIKey struct {
 	// Header is the field the key goes in; empty when Query is set.
 	Header string
@@ -48,6 +50,18 @@ func (b Basic) Format(f fmt.State, verb rune) { formatRedacted(f, verb, b.String
 // LogValue implements [slog.LogValuer]: the user name, never the password.
 func (b Basic) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("username", b.Username), slog.String("password", redact(b.Password)))
+}
+
+// MarshalJSON encodes b with its password replaced, so that a log record
+// or a dump of a configuration that holds it does not show it.
+func (b Basic) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct{ Username, Password string }{b.Username, redact(b.Password)})
+}
+
+// MarshalJSON encodes k with its value replaced, so that a log record or a
+// dump of a configuration that holds it does not show it.
+func (k APIKey) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct{ Header, Query, Value string }{k.Header, k.Query, redact(k.Value)})
 }
 
 // String describes k without its value.

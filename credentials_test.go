@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -82,7 +83,7 @@ func TestStaticCredentialsStayWithTheirOrigin(t *testing.T) {
 		}, "auth=Token " + testKey + " key= query=to="},
 		{"API key in the query", func(base http.RoundTripper) *authtransport.Transport {
 			return &authtransport.Transport{Base: base, APIKey: &authtransport.APIKey{Query: "api_key", Value: testKey}}
-		}, "auth= key= query=api_key=" + testKey + "&to="},
+		}, "auth= key= query=to=&api_key=" + testKey},
 		{"Bearer and API key", func(base http.RoundTripper) *authtransport.Transport {
 			return &authtransport.Transport{Base: base, Store: authtransport.NewMemoryStore(valid("tok-SECRET-x")), APIKey: &authtransport.APIKey{Header: "X-API-Key", Value: testKey}}
 		}, "auth=Bearer tok-SECRET-x key=" + testKey + " query=to="},
@@ -381,4 +382,75 @@ func TestStaticCredentialsAgainstAuthtest(t *testing.T) {
 			assert.Equal(t, tc.status, resp.StatusCode)
 		})
 	}
+}
+
+// Logout on a Transport with only static credentials is
+// documented to do nothing ("only static credentials" in Logout), but
+// t.store() returns a typed-nil *MemoryStore, so store == nil is false and
+// Lock on the nil store panics (recovered into an error).
+func TestLogoutWithOnlyStaticCredentials(t *testing.T) {
+	tr := &authtransport.Transport{Basic: &authtransport.Basic{Username: "u", Password: "password1"}}
+	assert.NoError(t, tr.Logout(context.Background()))
+}
+
+// 401 with both a Bearer and a Basic challenge: the Transport holding a
+// token and Basic must not answer with Basic. And with a Bearer challenge
+// that is malformed (missing comma) next to Basic.
+func TestMalformedBearerChallengeIsNotAnsweredWithBasic(t *testing.T) {
+	for _, ch := range []string{
+		`Bearer realm="api", Basic realm="api"`,
+		`Basic realm="api", Bearer realm="api"`,
+		`Bearer error="invalid_token" error_description="expired", Basic realm="api"`,
+		`Bearer realm=my api, Basic realm="api"`,
+	} {
+		t.Run(ch, func(t *testing.T) {
+			var sawBasic atomic.Bool
+			base := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+				if strings.HasPrefix(req.Header.Get("Authorization"), "Basic ") {
+					sawBasic.Store(true)
+				}
+				return respond(req, http.StatusUnauthorized, ch), nil
+			})
+			tr := &authtransport.Transport{Base: base, Store: authtransport.NewMemoryStore(valid("tok-0")), Refresher: &countingRefresher{},
+				Basic: &authtransport.Basic{Username: "u", Password: "pw-SECRET-1"}}
+			_, _ = get(t, &http.Client{Transport: tr}, context.Background())
+			assert.False(t, sawBasic.Load(), "Basic was sent in answer to a Bearer challenge: %s", ch)
+		})
+	}
+}
+
+// A query API key leaves the rest of the query byte for byte as the caller
+// wrote it (parameters with ";" or odd escapes, order, encoding: a signed
+// URL stays valid) and goes at its end.
+func TestQueryKeyLeavesTheRestOfTheQuery(t *testing.T) {
+	var got string
+	base := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		got = req.URL.RawQuery
+		return respond(req, http.StatusOK, ""), nil
+	})
+	tr := &authtransport.Transport{Base: base, APIKey: &authtransport.APIKey{Query: "api_key", Value: "key-SECRET-1"}}
+	req, _ := http.NewRequest(http.MethodGet, "https://api.example/x?z=1&filter=a;b&sig=%7e%zz&a=2", nil)
+	resp, err := tr.RoundTrip(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.True(t, strings.HasPrefix(got, "z=1&filter=a;b&sig=%7e%zz&a=2&"), "the caller's query was rewritten: sent %q", got)
+}
+
+// A server that redirects to a canonical path keeping the query (a
+// trailing-slash redirect): http.Client's *url.Error then names the
+// redirected URL, which holds the query API key the Transport added.
+func TestQueryKeyNotInRedirectErrors(t *testing.T) {
+	const key = "key-SECRET-5678"
+	srv := newRevRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/x" {
+			http.Redirect(w, r, "/x/?"+r.URL.RawQuery, http.StatusMovedPermanently)
+			return
+		}
+		w.Header().Set("WWW-Authenticate", `ApiKey realm="api"`)
+		w.WriteHeader(http.StatusUnauthorized)
+	})
+	tr := &authtransport.Transport{APIKey: &authtransport.APIKey{Query: "api_key", Value: key}}
+	_, err := (&http.Client{Transport: tr}).Get(srv.srv.URL + "/x?page=2")
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), key)
 }

@@ -68,12 +68,17 @@ const minRSABits = 2048
 // Servers bind tokens to the key, so a key meant to outlive the process must
 // be stored as safely as the refresh token. ES256 is the algorithm servers
 // support most widely; prefer it.
-func NewDPoP(key crypto.Signer) (*DPoP, error) {
+func NewDPoP(key crypto.Signer) (d *DPoP, err error) {
 	if key == nil {
 		return nil, errors.New("authtransport: nil DPoP key")
 	}
+	defer func() {
+		if v := recover(); v != nil {
+			d, err = nil, fmt.Errorf("authtransport: DPoP key: %w", panicError("crypto.Signer.Public", v))
+		}
+	}()
 	enc := base64.RawURLEncoding
-	d := &DPoP{key: key}
+	d = &DPoP{key: key}
 	// jwk holds the required members of the public JWK in the lexicographic
 	// order RFC 7638 §3.2 prescribes, so that it doubles as the input of
 	// the thumbprint.

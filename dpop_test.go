@@ -17,6 +17,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -991,4 +992,25 @@ func TestDPoPSigners(t *testing.T) {
 		assert.Nil(t, resp)
 		assert.ErrorContains(t, err, "authtransport: DPoP not created by NewDPoP")
 	})
+}
+
+// A request with an empty Method (GET, as net/http reads it) with a DPoP
+// token gets a proof whose htm is GET, which the server accepts.
+func TestDPoPProofForEmptyMethod(t *testing.T) {
+	srv := authtest.NewServer()
+	t.Cleanup(srv.Close)
+	srv.RequireDPoP(true)
+	es, _, _ := dpopKeys(t)
+	d := newTestDPoP(t, es)
+	tok := srv.IssueToken(authtest.Grant{DPoPKeyThumbprint: d.Thumbprint()})
+	tr := &authtransport.Transport{Base: srv.Client().Transport, Store: authtransport.NewMemoryStore(tok),
+		Refresher: authtransport.NewOAuth2Refresher(srv.Config()), DPoP: d}
+	u, _ := url.Parse(srv.ResourceURL("x"))
+	req := (&http.Request{Method: "", URL: u, Header: http.Header{}}).WithContext(context.Background())
+	resp, err := tr.RoundTrip(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, []string{authtest.OutcomeOK}, resourceOutcomes(srv), "resource outcomes")
+	assert.Equal(t, 0, srv.Stats().Refreshes(), "refreshes spent")
 }

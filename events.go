@@ -123,9 +123,9 @@ func (k EventKind) level() slog.Level {
 	return slog.LevelInfo
 }
 
-// emit reports ev to OnEvent and to Logger. A panic of either is
-// recovered: it must not end the request, nor the process when ev comes
-// from a flight.
+// emit reports ev to OnEvent and to Logger. A panic of either (a handler's
+// Enabled included) is recovered: it must not end the request, nor the
+// process when ev comes from a flight.
 func (t *Transport) emit(ctx context.Context, ev Event) {
 	if t.OnEvent != nil {
 		func() {
@@ -133,10 +133,12 @@ func (t *Transport) emit(ctx context.Context, ev Event) {
 			t.OnEvent(ev)
 		}()
 	}
-	if t.Logger != nil && t.Logger.Enabled(ctx, ev.Kind.level()) {
+	if t.Logger != nil {
 		func() {
 			defer func() { _ = recover() }()
-			t.Logger.LogAttrs(ctx, ev.Kind.level(), "authtransport: "+ev.Kind.String(), ev.attrs()...)
+			if level := ev.Kind.level(); t.Logger.Enabled(ctx, level) {
+				t.Logger.LogAttrs(ctx, level, "authtransport: "+ev.Kind.String(), ev.attrs()...)
+			}
 		}()
 	}
 }

@@ -1,10 +1,19 @@
 package authtransport_test
 
 import (
+	"bufio"
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -220,4 +229,206 @@ func getURL(t *testing.T, c *http.Client, url string) (int, error) {
 	}
 	_ = resp.Body.Close()
 	return resp.StatusCode, nil
+}
+
+// rotatingAS models a strict authorization server: each refresh token works
+// once; presenting a spent one revokes the whole grant (RFC 9700 §4.14.2).
+type rotatingAS struct {
+	mu        sync.Mutex
+	live      string // the one refresh token that works
+	n         int
+	revoked   bool
+	presented []string
+	api       *api
+	// hold, if not nil, is waited for after the rotation is committed and
+	// before the answer is returned (a slow network); entered is closed
+	// once per call before waiting.
+	hold    chan struct{}
+	entered chan struct{}
+}
+
+func (s *rotatingAS) Refresh(ctx context.Context, old *authtransport.Token) (*authtransport.Token, error) {
+	s.mu.Lock()
+	rt := ""
+	if old != nil {
+		rt = old.RefreshToken
+	}
+	s.presented = append(s.presented, rt)
+	if s.revoked || rt != s.live {
+		s.revoked = true
+		s.mu.Unlock()
+		return nil, &authtransport.LoginRequiredError{Reason: authtransport.ReasonRefreshRejected}
+	}
+	s.n++
+	n := s.n
+	s.live = fmt.Sprintf("rt%d", n)
+	hold, entered := s.hold, s.entered
+	s.mu.Unlock()
+	if entered != nil {
+		select {
+		case entered <- struct{}{}:
+		default:
+		}
+	}
+	if hold != nil {
+		<-hold
+	}
+	at := fmt.Sprintf("at%d", n)
+	if s.api != nil {
+		s.api.accept(at, true)
+	}
+	return &authtransport.Token{AccessToken: at, RefreshToken: fmt.Sprintf("rt%d", n), Expiry: time.Now().Add(time.Hour)}, nil
+}
+
+func (s *rotatingAS) state() (bool, []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.revoked, append([]string(nil), s.presented...)
+}
+
+// plainStore is a Store without a lock (a keychain, say): one process.
+type plainStore struct {
+	mu  sync.Mutex
+	tok *authtransport.Token
+}
+
+func (s *plainStore) Load(context.Context) (*authtransport.Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tok == nil {
+		return nil, authtransport.ErrNoToken
+	}
+	return s.tok, nil
+}
+
+func (s *plainStore) Save(_ context.Context, tok *authtransport.Token) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tok = tok
+	return nil
+}
+
+// blockingSaveStore blocks its first Save after arm until release.
+type blockingSaveStore struct {
+	authtransport.MemoryStore
+	armed   atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *blockingSaveStore) Save(ctx context.Context, tok *authtransport.Token) error {
+	if s.armed.Swap(false) {
+		close(s.entered)
+		<-s.release
+	}
+	return s.MemoryStore.Save(ctx, tok)
+}
+
+// enabledPanicHandler is a slog handler whose Enabled panics.
+type enabledPanicHandler struct{ slog.Handler }
+
+func (enabledPanicHandler) Enabled(context.Context, slog.Level) bool { panic("enabled exploded") }
+
+func (enabledPanicHandler) Handle(context.Context, slog.Record) error { return nil }
+
+// echoStatusServer answers every request with a malformed status line that
+// quotes the given request header (what a broken or hostile server does).
+func echoStatusServer(t *testing.T, header string) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func(c net.Conn) {
+				defer c.Close()
+				req, err := http.ReadRequest(bufio.NewReader(c))
+				if err != nil {
+					return
+				}
+				v := req.Header.Get(header)
+				v = strings.ReplaceAll(v, " ", "_")
+				fmt.Fprintf(c, "HTTP/1.1 %s OK\r\nContent-Length: 0\r\n\r\n", v)
+			}(c)
+		}
+	}()
+	return "http://" + ln.Addr().String()
+}
+
+// revRecorder is a loopback server that records what credentials reach it.
+type revRecorder struct {
+	srv  *httptest.Server
+	seen atomic.Value // []string
+	hits atomic.Int32
+}
+
+func newRevRecorder(t *testing.T, h func(w http.ResponseWriter, r *http.Request)) *revRecorder {
+	rc := &revRecorder{}
+	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc.hits.Add(1)
+		var got []string
+		for _, k := range []string{"Authorization", "Dpop", "X-Api-Key"} {
+			if v := r.Header.Get(k); v != "" {
+				got = append(got, k+": "+v)
+			}
+		}
+		if v := r.URL.Query().Get("api_key"); v != "" {
+			got = append(got, "api_key="+v)
+		}
+		old, _ := rc.seen.Load().([]string)
+		rc.seen.Store(append(old, got...))
+		if h != nil {
+			h(w, r)
+		}
+	}))
+	t.Cleanup(rc.srv.Close)
+	return rc
+}
+
+func (rc *revRecorder) creds() []string { s, _ := rc.seen.Load().([]string); return s }
+
+type oauthConfig struct{ id, secret, url string }
+
+func (c *oauthConfig) refresher() authtransport.Refresher {
+	return authtransport.NewOAuth2Refresher(&oauth2.Config{ClientID: c.id, ClientSecret: c.secret, Endpoint: oauth2.Endpoint{TokenURL: c.url, AuthStyle: oauth2.AuthStyleInParams}})
+}
+
+// panicPublic is a crypto.Signer whose Public panics (a hardware key whose
+// session is gone, say).
+type panicPublic struct{ crypto.Signer }
+
+func (panicPublic) Public() crypto.PublicKey { panic("token removed") }
+
+type countBody struct {
+	io.Reader
+	closed *atomic.Int32
+	read   *atomic.Int32
+}
+
+func (b countBody) Read(p []byte) (int, error) {
+	n, err := b.Reader.Read(p)
+	b.read.Add(int32(n))
+	return n, err
+}
+
+func (b countBody) Close() error { b.closed.Add(1); return nil }
+
+func dpopTestKey() *authtransport.DPoP {
+	k, _, _ := dpopKeysNoT()
+	d, err := authtransport.NewDPoP(k)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+func dpopKeysNoT() (*ecdsa.PrivateKey, any, any) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	return k, nil, nil
 }

@@ -64,6 +64,9 @@ func (t *Transport) logIn(detached context.Context, f *flight, need *loginNeed) 
 			}
 		}
 	}
+	if f.loggedOut.Load() {
+		return
+	}
 	t.emit(ctx, Event{Kind: EventLoginStarted, Reason: need.why.Reason, Status: need.why.StatusCode})
 	start := time.Now()
 	tok, err := t.callLogin(context.WithValue(t.tokenContext(ctx), loginReasonKey{}, need.why))
@@ -75,30 +78,14 @@ func (t *Transport) logIn(detached context.Context, f *flight, need *loginNeed) 
 		t.loginFailed(f, need, scrubError(err, t.secretsOf(need.base, tok)))
 		return
 	}
-	// Save under the store's lock, as a refresh does.
-	var saveErr error
-	func() {
-		if ls, ok := store.(LockingStore); ok {
-			unlock, err := t.lock(ctx, ls)
-			if err != nil {
-				saveErr = err
-				return
-			}
+	// Save under the store's lock, as a refresh does; a token obtained
+	// is kept even if the lock cannot be had.
+	if ls, ok := store.(LockingStore); ok {
+		if unlock, err := t.lock(ctx, ls); err == nil {
 			defer unlock()
 		}
-		saveErr = t.save(ctx, store, tok)
-	}()
-	t.mu.Lock()
-	g := t.newGen(tok, now)
-	if saveErr != nil {
-		g.unsaved = &unsaved{base: need.base}
 	}
-	t.publishLocked(f, g)
-	t.mu.Unlock()
-	t.emit(ctx, Event{Kind: EventLoginSucceeded, Duration: now.Sub(start)})
-	if saveErr != nil {
-		t.emit(ctx, Event{Kind: EventSaveFailed, Err: scrubError(saveErr, t.secretsOf(tok))})
-	}
+	t.install(ctx, f, store, need.base, tok, now, Event{Kind: EventLoginSucceeded, Duration: now.Sub(start)})
 }
 
 // loginFailed records a login that failed with err: its waiters get a

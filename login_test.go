@@ -162,3 +162,35 @@ func TestRefusedRefreshAfterRejectionCarriesTheChallenge(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, lr.StatusCode)
 	assert.Equal(t, "https://api.example/meta", lr.Challenge.ResourceMetadata())
 }
+
+// A login still running when Logout is called neither saves nor uses its
+// token: the store stays empty for every process sharing it.
+func TestLogoutDuringLoginSavesNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := newAPI()
+		started := make(chan struct{})
+		release := make(chan struct{})
+		login := func(ctx context.Context) (*authtransport.Token, error) {
+			close(started)
+			<-release
+			a.accept("logged-in", true)
+			return valid("logged-in"), nil
+		}
+		refused := authtransport.RefresherFunc(func(context.Context, *authtransport.Token) (*authtransport.Token, error) {
+			return nil, &authtransport.LoginRequiredError{Reason: authtransport.ReasonRefreshRejected}
+		})
+		store := authtransport.NewMemoryStore(expired())
+		tr := &authtransport.Transport{Base: a, Store: store, Refresher: refused, Login: login}
+		c := &http.Client{Transport: tr}
+		var wg sync.WaitGroup
+		var reqErr error
+		wg.Go(func() { _, reqErr = get(t, c, context.Background()) })
+		<-started
+		require.NoError(t, tr.Logout(context.Background()))
+		close(release)
+		wg.Wait()
+		tok, err := store.Load(context.Background())
+		t.Logf("request after Logout: err=%v", reqErr)
+		assert.ErrorIs(t, err, authtransport.ErrNoToken, "store after Logout holds %v", tok)
+	})
+}

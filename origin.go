@@ -94,12 +94,19 @@ func sameOrigin(a, b *url.URL) bool {
 // isLoopback reports whether host (without port or brackets) is a loopback
 // address or "localhost".
 func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") || strings.EqualFold(host, "localhost.") {
+	if strings.EqualFold(host, "localhost") {
+		// Not "localhost.": proxies from the environment are skipped for
+		// "localhost" and loopback addresses only, so a request to it may
+		// cross the network in the clear.
 		return true
 	}
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.Unmap().IsLoopback()
 }
+
+// maxRedirectChain bounds the redirects walked back to a request's first
+// one (http.Client stops after 10).
+const maxRedirectChain = 64
 
 // Why a request goes without credentials (Event.Detail of
 // EventNoCredentials).
@@ -140,9 +147,9 @@ func (t *Transport) skips(req *http.Request, origins []origin) string {
 	// A redirected request whose first request is unknown (a Base that
 	// returns responses without Request) gets nothing.
 	first := req
-	for first.Response != nil {
-		if first.Response.Request == nil || first.Response.Request.URL == nil {
-			return skipOtherOrigin
+	for hops := 0; first.Response != nil; hops++ {
+		if first.Response.Request == nil || first.Response.Request.URL == nil || hops > maxRedirectChain {
+			return skipOtherOrigin // unknown, or a cycle a hand-made request may hold
 		}
 		first = first.Response.Request
 	}

@@ -1,11 +1,16 @@
 package authtransport_test
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -205,4 +210,102 @@ func TestSameHostOverHTTPIsAnotherOrigin(t *testing.T) {
 		resp.Body.Close()
 		assert.Equal(t, []string{"https Bearer secret-token", "http "}, seen, "Origins %v: the redirect to http carries nothing", origins)
 	}
+}
+
+// A hand-made request whose Response chain loops gets no credentials, and
+// RoundTrip returns: the walk back to the first request is bounded. Run in
+// a child process, killed after 3 s should it hang.
+func TestCyclicRedirectChainGetsNoToken(t *testing.T) {
+	if os.Getenv("AUTHTRANSPORT_TEST_CHILD") == "1" {
+		tr := &authtransport.Transport{Base: newAPI(), Store: authtransport.NewMemoryStore(valid("tok"))}
+		req, _ := http.NewRequest(http.MethodGet, "https://api.example/x", nil)
+		req.Response = &http.Response{Request: req}
+		resp, err := tr.RoundTrip(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		fmt.Println("CHILD-RETURNED")
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestCyclicRedirectChainGetsNoToken$")
+	cmd.Env = append(os.Environ(), "AUTHTRANSPORT_TEST_CHILD=1")
+	out, _ := cmd.CombinedOutput()
+	assert.Contains(t, string(out), "CHILD-RETURNED", "RoundTrip did not return within 3 s (killed) for a request whose Response.Request is itself")
+}
+
+// Redirect chains across loopback origins: A -> B -> C(localhost alias of A's
+// host, other port) -> A. Only A sees credentials.
+func TestRedirectChainsKeepCredentials(t *testing.T) {
+	for name, mk := range map[string]func() *authtransport.Transport{
+		"token": func() *authtransport.Transport {
+			return &authtransport.Transport{Store: authtransport.NewMemoryStore(valid("tok-A"))}
+		},
+		"basic": func() *authtransport.Transport {
+			return &authtransport.Transport{Basic: &authtransport.Basic{Username: "u", Password: "pw-SECRET-1"}}
+		},
+		"header key": func() *authtransport.Transport {
+			return &authtransport.Transport{APIKey: &authtransport.APIKey{Header: "X-Api-Key", Value: "key-SECRET-1"}}
+		},
+		"query key": func() *authtransport.Transport {
+			return &authtransport.Transport{APIKey: &authtransport.APIKey{Query: "api_key", Value: "key-SECRET-1"}}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var aURL string
+			final := 0
+			c := newRevRecorder(t, func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, aURL+"/end", http.StatusFound) })
+			b := newRevRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, strings.Replace(c.srv.URL, "127.0.0.1", "[::ffff:127.0.0.1]", 1)+"/c", http.StatusTemporaryRedirect)
+			})
+			a := newRevRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/end" {
+					final++
+					return
+				}
+				http.Redirect(w, r, b.srv.URL+"/b", http.StatusMovedPermanently)
+			})
+			aURL = a.srv.URL
+			tr := mk()
+			resp, err := (&http.Client{Transport: tr}).Get(a.srv.URL + "/start")
+			if err != nil {
+				// [::ffff:127.0.0.1] may not be dialable; retry without it.
+				t.Logf("chain error: %v", err)
+			} else {
+				resp.Body.Close()
+			}
+			assert.Empty(t, b.creds(), "B got credentials")
+			assert.Empty(t, c.creds(), "C got credentials")
+			t.Logf("A saw %v (final %d)", a.creds(), final)
+		})
+	}
+}
+
+// "localhost." is not loopback for the plain-http rule: Go's
+// ProxyFromEnvironment sends it through HTTP_PROXY (it exempts only
+// "localhost" and loopback IPs), so with a proxy configured, as in many
+// corporate environments, a token would go to the proxy in plain HTTP.
+func TestTrailingDotLocalhostIsNotLoopback(t *testing.T) {
+	if os.Getenv("AUTHTRANSPORT_TEST_CHILD") == "1" {
+		tr := &authtransport.Transport{Store: authtransport.NewMemoryStore(valid("at-SECRET-proxy1")),
+			APIKey: &authtransport.APIKey{Header: "X-Api-Key", Value: "key-SECRET-5678"}}
+		resp, err := (&http.Client{Transport: tr}).Get("http://localhost.:1/x")
+		if err == nil {
+			resp.Body.Close()
+		}
+		tr.CloseIdleConnections()
+		return
+	}
+	var got atomic.Value
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Store(r.Method + " " + r.RequestURI + " | " + r.Header.Get("Authorization") + " | " + r.Header.Get("X-Api-Key"))
+	}))
+	defer proxy.Close()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestTrailingDotLocalhostIsNotLoopback$")
+	cmd.Env = append(os.Environ(), "AUTHTRANSPORT_TEST_CHILD=1", "HTTP_PROXY="+proxy.URL, "http_proxy="+proxy.URL, "NO_PROXY=", "no_proxy=")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	seen, _ := got.Load().(string)
+	assert.NotContains(t, seen, "SECRET", "the proxy (plain http) received: %s", seen)
 }

@@ -85,7 +85,8 @@ func secretsFrom(raw ...string) secrets {
 		if len(v) < minSecretLen {
 			continue
 		}
-		s = append(s, v, url.QueryEscape(v), url.PathEscape(v), jsonEscaped(v, true), jsonEscaped(v, false),
+		q, p := url.QueryEscape(v), url.PathEscape(v)
+		s = append(s, v, q, p, lowerHex(q), lowerHex(p), jsonEscaped(v, true), jsonEscaped(v, false),
 			strings.Trim(strconv.Quote(v), `"`), strings.Trim(strconv.QuoteToASCII(v), `"`))
 	}
 	return s.sorted()
@@ -101,6 +102,22 @@ func (s secrets) sorted() secrets {
 		return strings.Compare(a, b)
 	})
 	return slices.Compact(s)
+}
+
+// lowerHex returns the percent-encoded s with lower-case hex digits, as
+// some encoders write them.
+func lowerHex(s string) string {
+	b := []byte(s)
+	for i := 0; i+2 < len(b); i++ {
+		if b[i] == '%' {
+			for j := i + 1; j <= i+2; j++ {
+				if b[j] >= 'A' && b[j] <= 'F' {
+					b[j] += 'a' - 'A'
+				}
+			}
+		}
+	}
+	return string(b)
 }
 
 // jsonEscaped returns v as it appears inside a JSON string.
@@ -209,14 +226,14 @@ func (e *scrubbedError) Is(target error) bool {
 // scrubChallenge returns c, or a copy with every secret in its params
 // replaced.
 func scrubChallenge(c wwwauth.Challenge, s secrets) wwwauth.Challenge {
-	dirty := s.shows(c.Token68)
+	dirty := s.shows(c.Token68) || s.shows(c.Scheme)
 	for _, p := range c.Params {
 		dirty = dirty || s.shows(p.Value) || s.shows(p.Name)
 	}
 	if !dirty {
 		return c
 	}
-	out := wwwauth.Challenge{Scheme: c.Scheme, Token68: s.scrub(c.Token68), Params: make([]wwwauth.Param, len(c.Params))}
+	out := wwwauth.Challenge{Scheme: s.scrub(c.Scheme), Token68: s.scrub(c.Token68), Params: make([]wwwauth.Param, len(c.Params))}
 	for i, p := range c.Params {
 		out.Params[i] = wwwauth.Param{Name: s.scrub(p.Name), Value: s.scrub(p.Value)}
 	}
@@ -243,7 +260,7 @@ func scrubChallenges(cs []wwwauth.Challenge, s secrets) []wwwauth.Challenge {
 // sameChallenge reports whether a and b share their params (scrubChallenge
 // returns its argument unless it changed something).
 func sameChallenge(a, b wwwauth.Challenge) bool {
-	return a.Token68 == b.Token68 && len(a.Params) == len(b.Params) && (len(a.Params) == 0 || &a.Params[0] == &b.Params[0])
+	return a.Scheme == b.Scheme && a.Token68 == b.Token68 && len(a.Params) == len(b.Params) && (len(a.Params) == 0 || &a.Params[0] == &b.Params[0])
 }
 
 // withoutQuery returns rawURL without its query, fragment and user.

@@ -22,6 +22,11 @@ type flight struct {
 	// login is set once the flight logs the user in: its waiters are
 	// bounded by their own contexts only.
 	login atomic.Bool
+	// forgotten is set by Transport.Forget: the flight's failures are not
+	// recorded (its tokens still are: a rotated refresh token must not be
+	// lost). loggedOut is set by Transport.Logout: its tokens are neither
+	// saved nor used.
+	forgotten, loggedOut atomic.Bool
 }
 
 // trouble is the state the Transport keeps only while something went wrong,
@@ -303,10 +308,10 @@ func (t *Transport) judgeLoaded(kind flightKind, stored *Token, locked bool) jud
 	return judge(loaded{cur: cur, stored: stored, kind: kind, locked: locked, margin: t.margin()}, time.Now())
 }
 
-// publishLocked makes g current, unless the flight was forgotten
-// (Transport.Forget) while it ran.
+// publishLocked makes g current, unless Transport.Logout ended the flight
+// f, or g records a failure of a flight that Transport.Forget ended.
 func (t *Transport) publishLocked(f *flight, g *gen) bool {
-	if t.flight.Load() != f {
+	if f.loggedOut.Load() || (g.fail != nil && f.forgotten.Load()) {
 		return false
 	}
 	t.cur.Store(g)
@@ -402,12 +407,25 @@ func (t *Transport) refreshFrom(ctx context.Context, f *flight, store Store, bas
 		t.failed(f, base, err, nil)
 		return nil
 	}
+	if f.loggedOut.Load() {
+		return nil
+	}
 	t.emit(ctx, Event{Kind: EventRefreshStarted})
 	start := time.Now()
 	tok, err := t.callRefresher(t.tokenContext(ctx), base)
 	now := time.Now()
 	if err == nil {
-		tok, err = t.checkRefreshed(tok, now)
+		var kept *Token
+		if kept, err = t.checkRefreshed(tok, now); err == nil {
+			tok = kept
+		} else if kept != nil && kept.RefreshToken != "" && (base == nil || kept.RefreshToken != base.RefreshToken) {
+			// The answer is unusable but carries a new refresh token,
+			// which the server may have rotated already: keep it, and
+			// refresh from it next time.
+			if saveErr := t.saveFor(ctx, f, store, kept); saveErr == nil {
+				base = kept
+			}
+		}
 	}
 	secrets := t.secretsOf(base, tok)
 	if err != nil {
@@ -422,8 +440,27 @@ func (t *Transport) refreshFrom(ctx context.Context, f *flight, store Store, bas
 		t.failed(f, base, err, ev)
 		return nil
 	}
-	saveErr := t.save(ctx, store, tok)
+	t.install(ctx, f, store, base, tok, now, Event{Kind: EventRefreshSucceeded, Duration: now.Sub(start)})
+	return nil
+}
+
+// install saves tok, just obtained at now to replace base, and makes it
+// current, then reports ev; a token that could not be saved is kept in
+// memory as unsaved. A flight that Transport.Logout ended does neither.
+// The caller holds the store's lock, if it has one.
+func (t *Transport) install(ctx context.Context, f *flight, store Store, base, tok *Token, now time.Time, ev Event) {
+	saveErr := t.saveFor(ctx, f, store, tok)
+	if f.loggedOut.Load() {
+		return
+	}
 	t.mu.Lock()
+	if cur := t.cur.Load(); cur != nil && cur.rejected && sameToken(cur.tok, tok) {
+		// A caching Refresher handed back the current token, and a
+		// resource server rejected it meanwhile.
+		t.mu.Unlock()
+		t.failed(f, base, &RefreshError{Err: errors.New("refresher returned the rejected token")}, &Event{Kind: EventRefreshFailed, Duration: ev.Duration})
+		return
+	}
 	g := t.newGen(tok, now)
 	if saveErr != nil {
 		realBase := base
@@ -434,21 +471,37 @@ func (t *Transport) refreshFrom(ctx context.Context, f *flight, store Store, bas
 	}
 	t.publishLocked(f, g)
 	t.mu.Unlock()
-	t.emit(ctx, Event{Kind: EventRefreshSucceeded, Duration: now.Sub(start)})
+	t.emit(ctx, ev)
 	if saveErr != nil {
-		t.emit(ctx, Event{Kind: EventSaveFailed, Err: scrubError(saveErr, secrets)})
+		t.emit(ctx, Event{Kind: EventSaveFailed, Err: scrubError(saveErr, t.secretsOf(tok))})
 	}
-	return nil
+}
+
+// saveFor saves tok for flight f, unless Transport.Logout ended f.
+func (t *Transport) saveFor(ctx context.Context, f *flight, store Store, tok *Token) error {
+	if f.loggedOut.Load() {
+		return nil
+	}
+	return t.save(ctx, store, tok)
 }
 
 // checkRefreshed returns a copy of tok, the Refresher's answer, with
-// ObtainedAt set, or an error for a token no request could use.
+// ObtainedAt set, or an error for a token no request could use (with the
+// copy still, when there is a token, so that the caller can keep a new
+// refresh token that came with it).
 func (t *Transport) checkRefreshed(tok *Token, now time.Time) (*Token, error) {
+	if tok == nil {
+		return nil, &RefreshError{Err: errors.New("refresher returned no token")}
+	}
+	c := *tok
+	if c.ObtainedAt.IsZero() {
+		c.ObtainedAt = now
+	}
 	switch {
-	case tok == nil || tok.AccessToken == "":
-		return nil, &RefreshError{Err: errors.New("refresher returned no access token")}
+	case tok.AccessToken == "":
+		return &c, &RefreshError{Err: errors.New("refresher returned no access token")}
 	case tok.expired(now):
-		return nil, &RefreshError{Err: errors.New("refresher returned an expired token")}
+		return &c, &RefreshError{Err: errors.New("refresher returned an expired token")}
 	}
 	t.mu.Lock()
 	cur := t.cur.Load()
@@ -457,10 +510,6 @@ func (t *Transport) checkRefreshed(tok *Token, now time.Time) (*Token, error) {
 		// A caching refresher handed back the token a resource server
 		// has just rejected.
 		return nil, &RefreshError{Err: errors.New("refresher returned the rejected token")}
-	}
-	c := *tok
-	if c.ObtainedAt.IsZero() {
-		c.ObtainedAt = now
 	}
 	return &c, nil
 }

@@ -388,3 +388,28 @@ func (s *lockCountingStore) Lock(ctx context.Context) (func(), error) {
 	s.locks.Add(1)
 	return s.MemoryStore.Lock(ctx)
 }
+
+// Forget while a refresh is in flight does not start a second one: the next
+// request joins the running flight, so that even with a Store that has no
+// lock one refresh token is presented once.
+func TestForgetDuringRefreshDoesNotRefreshTwice(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := newAPI()
+		hold := make(chan struct{})
+		as := &rotatingAS{live: "rt0", api: a, hold: hold, entered: make(chan struct{}, 1)}
+		st := &plainStore{tok: &authtransport.Token{AccessToken: "at0", RefreshToken: "rt0", Expiry: time.Now().Add(-time.Minute)}}
+		tr := &authtransport.Transport{Base: a, Store: st, Refresher: as}
+		c := &http.Client{Transport: tr}
+		var wg sync.WaitGroup
+		wg.Go(func() { _, _ = get(t, c, context.Background()) })
+		<-as.entered // the server has rotated rt0; its answer is on the way
+		tr.Forget()
+		wg.Go(func() { _, _ = get(t, c, context.Background()) })
+		synctest.Wait()
+		close(hold)
+		wg.Wait()
+		revoked, presented := as.state()
+		t.Logf("refresh tokens presented: %v", presented)
+		assert.False(t, revoked, "two refreshes presented rt0 in one process: the grant is revoked")
+	})
+}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -55,6 +56,9 @@ func (f RefresherFunc) Refresh(ctx context.Context, stale *Token) (*Token, error
 // [http.DefaultClient]. The Transport wraps it so that token requests never
 // follow redirects and never go over plain http:// except to loopback.
 func NewOAuth2Refresher(cfg *oauth2.Config) Refresher {
+	if cfg.Endpoint.AuthStyle == oauth2.AuthStyleAutoDetect {
+		return &detectingRefresher{cfg: cfg}
+	}
 	return oauth2Refresher{cfg: cfg}
 }
 
@@ -64,20 +68,84 @@ func NewOAuth2Refresher(cfg *oauth2.Config) Refresher {
 type oauth2Refresher struct{ cfg *oauth2.Config }
 
 func (r oauth2Refresher) Refresh(ctx context.Context, stale *Token) (*Token, error) {
+	return refreshWith(ctx, r.cfg, stale)
+}
+
+func (r oauth2Refresher) clientCredentials() (id, secret string) {
+	return r.cfg.ClientID, r.cfg.ClientSecret
+}
+
+// refreshWith runs the refresh-token grant of cfg for stale.
+func refreshWith(ctx context.Context, cfg *oauth2.Config, stale *Token) (*Token, error) {
 	if stale == nil || stale.RefreshToken == "" {
 		return nil, &LoginRequiredError{Reason: ReasonNoToken}
 	}
 	// An empty access token makes the source refresh at once.
-	src := r.cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: stale.RefreshToken})
-	ot, err := src.Token()
+	ot, err := cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: stale.RefreshToken}).Token()
 	if err != nil {
 		return nil, classify(err, nil, stale, nil)
 	}
 	return TokenFromOAuth2(ot), nil
 }
 
-func (r oauth2Refresher) clientCredentials() (id, secret string) {
+// detectingRefresher is the refresh-token grant of a config that leaves the
+// client authentication style to detection. The oauth2 package detects it
+// by sending a failed request again in the other style, whatever the
+// failure: a 429 or 5xx would be answered at once with the same refresh
+// token. This one starts with client_secret_basic (client_id in the form for
+// a public client), switches only when the server refuses the client
+// (invalid_client, or a 401 without a code: the grant was not looked at),
+// and remembers the style that worked.
+type detectingRefresher struct {
+	cfg   *oauth2.Config
+	style atomic.Int32 // an oauth2.AuthStyle that worked, or 0
+}
+
+func (r *detectingRefresher) Refresh(ctx context.Context, stale *Token) (*Token, error) {
+	style := oauth2.AuthStyle(r.style.Load())
+	known := style != oauth2.AuthStyleAutoDetect
+	if !known {
+		style = oauth2.AuthStyleInHeader
+		if r.cfg.ClientSecret == "" {
+			style = oauth2.AuthStyleInParams
+		}
+	}
+	tok, err := r.refreshIn(ctx, style, stale)
+	if err != nil && !known && refusedClient(err) {
+		style = otherStyle(style)
+		tok, err = r.refreshIn(ctx, style, stale)
+	}
+	if err == nil {
+		r.style.Store(int32(style))
+	}
+	return tok, err
+}
+
+func (r *detectingRefresher) refreshIn(ctx context.Context, style oauth2.AuthStyle, stale *Token) (*Token, error) {
+	c := *r.cfg
+	c.Endpoint.AuthStyle = style
+	return refreshWith(ctx, &c, stale)
+}
+
+func (r *detectingRefresher) clientCredentials() (id, secret string) {
 	return r.cfg.ClientID, r.cfg.ClientSecret
+}
+
+// refusedClient reports whether err says that the token endpoint refused
+// the client's authentication, before looking at the grant.
+func refusedClient(err error) bool {
+	var re *RefreshError
+	if !errors.As(err, &re) {
+		return false
+	}
+	return re.Code == "invalid_client" || (re.Code == "" && re.StatusCode == http.StatusUnauthorized)
+}
+
+func otherStyle(s oauth2.AuthStyle) oauth2.AuthStyle {
+	if s == oauth2.AuthStyleInHeader {
+		return oauth2.AuthStyleInParams
+	}
+	return oauth2.AuthStyleInHeader
 }
 
 // NewClientCredentialsRefresher returns a [Refresher] that obtains tokens

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -194,4 +195,29 @@ func TestRefresherReturningSameTokenDoesNotLoop(t *testing.T) {
 	var re *authtransport.RefreshError
 	require.ErrorAs(t, err, &re, "the refresh produced no new token")
 	assert.Equal(t, 1, srv.Stats().ResourceRequestsTotal(), "the rejected token is not sent again")
+}
+
+// NewOAuth2Refresher with the default AuthStyle (auto-detect,
+// as in the README's quick start) lets x/oauth2 resend the refresh request at
+// once, with the same refresh token, when the first answer is an error: a
+// 429 with Retry-After is answered by an immediate second token request.
+// DESIGN.md: transient failures wait "at least Retry-After".
+func TestOAuth2RefresherDoesNotResendOnError(t *testing.T) {
+	var hits atomic.Int32
+	var rts []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		_ = r.ParseForm()
+		rts = append(rts, r.PostForm.Get("refresh_token"))
+		w.Header().Set("Retry-After", "60")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = w.Write([]byte(`{"error":"slow_down"}`))
+	}))
+	defer srv.Close()
+	cfg := &oauth2.Config{ClientID: "my-cli", Endpoint: oauth2.Endpoint{TokenURL: srv.URL + "/token"}}
+	tr := &authtransport.Transport{Base: newAPI(), Store: authtransport.NewMemoryStore(expired()), Refresher: authtransport.NewOAuth2Refresher(cfg)}
+	_, err := get(t, &http.Client{Transport: tr}, context.Background())
+	t.Logf("err=%v; refresh tokens sent: %v", err, rts)
+	assert.Equal(t, int32(1), hits.Load(), "token requests for one refresh attempt answered 429 Retry-After: 60")
 }

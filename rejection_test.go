@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
 
 	"github.com/d5c4ca72/authtransport"
 	"github.com/d5c4ca72/authtransport/authtest"
@@ -357,5 +358,82 @@ func TestAlternatingRejectionsAreBounded(t *testing.T) {
 		t.Logf("refreshes in 90 s of alternating answers: %d", extra)
 		assert.GreaterOrEqual(t, extra, int32(5), "spacing 1 s, 2 s, 4 s, ... (too slow)")
 		assert.LessOrEqual(t, extra, int32(8), "spacing 1 s, 2 s, 4 s, ... (too fast)")
+	})
+}
+
+// Rejections that keep coming, however sparse (one every 2.1 s from one
+// server of a pool, say), keep the spacing of the refreshes they ask for
+// growing to one a minute: a run ends only after 2 min of quiet.
+func TestSparseRejectionsAreStillSpaced(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		base := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+			if req.URL.Host == "bad.example" {
+				return respond(req, http.StatusUnauthorized, `Bearer error="invalid_token"`), nil
+			}
+			return respond(req, http.StatusOK, ""), nil
+		})
+		var refreshes atomic.Int32
+		ref := authtransport.RefresherFunc(func(context.Context, *authtransport.Token) (*authtransport.Token, error) {
+			return valid(fmt.Sprintf("t%d", refreshes.Add(1))), nil
+		})
+		tr := &authtransport.Transport{Base: base, Store: authtransport.NewMemoryStore(valid("t0")), Refresher: ref}
+		c := &http.Client{Transport: tr}
+		for range 286 { // ten minutes
+			for _, host := range []string{"good.example", "bad.example"} {
+				req, _ := http.NewRequest(http.MethodGet, "https://"+host+"/x", nil)
+				if resp, err := c.Do(req); err == nil {
+					_ = resp.Body.Close()
+				}
+			}
+			time.Sleep(2100 * time.Millisecond)
+		}
+		t.Logf("refreshes in 10 min, one rejected request every 2.1 s: %d", refreshes.Load())
+		assert.LessOrEqual(t, refreshes.Load(), int32(20), "3 + 7 in two minutes, then one a minute")
+	})
+}
+
+// A caching Refresher (NewTokenSourceRefresher over a ReuseTokenSource)
+// that hands an ahead flight the current token back cannot revive it when a
+// resource server rejects it while the flight saves: the rejected token is
+// never carried again.
+func TestCachingRefresherCannotReviveRejectedToken(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		now := time.Now()
+		cached := &authtransport.Token{AccessToken: "at1-xxxxxx", RefreshToken: "rt1-xxxxxx", ObtainedAt: now.Add(-50 * time.Minute), Expiry: now.Add(10 * time.Minute)}
+		src := tokenSourceFunc(func() (*oauth2.Token, error) { return cached.OAuth2(), nil })
+		st := &blockingSaveStore{entered: make(chan struct{}), release: make(chan struct{})}
+		st.MemoryStore = *authtransport.NewMemoryStore(cached)
+		var rejecting atomic.Bool
+		var sentAfterReject atomic.Int32
+		var first atomic.Bool
+		base := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+			if !rejecting.Load() {
+				return respond(req, http.StatusOK, ""), nil
+			}
+			if first.Swap(true) {
+				if req.Header.Get("Authorization") == "Bearer at1-xxxxxx" {
+					sentAfterReject.Add(1)
+				}
+			} else {
+				<-st.entered // the ahead flight is saving the token it got back
+			}
+			return respond(req, http.StatusUnauthorized, `Bearer error="invalid_token"`), nil
+		})
+		tr := &authtransport.Transport{Base: base, Store: st, Refresher: authtransport.NewTokenSourceRefresher(src)}
+		c := &http.Client{Transport: tr}
+		_, err := get(t, c, context.Background()) // adopts at1
+		require.NoError(t, err)
+		st.armed.Store(true)
+		rejecting.Store(true)
+		var err2 error
+		done := make(chan struct{})
+		go func() { _, err2 = get(t, c, context.Background()); close(done) }()
+		synctest.Wait()
+		close(st.release)
+		<-done
+		t.Logf("rejected request: %v", err2)
+		var lr *authtransport.LoginRequiredError
+		assert.False(t, errors.As(err2, &lr) && lr.Reason == authtransport.ReasonRejectedAfterRefresh, "resent with the token just rejected")
+		assert.Zero(t, sentAfterReject.Load(), "requests carried at1 after its rejection")
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -63,7 +64,6 @@ func TestSlowRefreshIsStillSaved(t *testing.T) {
 	assert.Equal(t, "rt2", tok.RefreshToken, "refresh token persisted for other processes")
 }
 
-// Regression tests from the second review of the single flight.
 // When Save keeps failing (disk full), each refresh presents the newest
 // refresh token, never a spent one.
 func TestUnsavedChainSurvivesRepeatedSaveFailures(t *testing.T) {
@@ -138,5 +138,72 @@ func TestSaveIsRetried(t *testing.T) {
 		tok, err := st.MemoryStore.Load(context.Background())
 		require.NoError(t, err)
 		assert.Equal(t, "tok-1", tok.AccessToken, "saved on the third try, for other processes to see")
+	})
+}
+
+// Forget keeps a rotated token that the store failed to save: its refresh
+// token is the only one that still works, and presenting the store's spent
+// one would revoke the grant.
+func TestForgetKeepsUnsavedToken(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := newAPI()
+		as := &rotatingAS{live: "rt0", api: a}
+		st := &flakySaveStore{}
+		st.MemoryStore = *authtransport.NewMemoryStore(&authtransport.Token{AccessToken: "at0", RefreshToken: "rt0", Expiry: time.Now().Add(-time.Minute)})
+		st.failures.Store(3) // the three tries of the first save fail (disk full for a moment)
+		tr := &authtransport.Transport{Base: a, Store: st, Refresher: as}
+		c := &http.Client{Transport: tr}
+		_, err := get(t, c, context.Background())
+		require.NoError(t, err)
+
+		tr.Forget() // e.g. after rotating the client secret, as Forget's doc suggests
+
+		_, err = get(t, c, context.Background())
+		revoked, presented := as.state()
+		t.Logf("refresh tokens presented: %v; request error: %v", presented, err)
+		assert.False(t, revoked, "the Transport presented a spent refresh token: the grant is revoked")
+	})
+}
+
+// An answer whose access token is expired on arrival (clock skew) is a
+// failure, but the rotated refresh token that came with it is saved and the
+// retry after the backoff presents it, not the spent one.
+func TestUnusableAnswerKeepsRotatedRefreshToken(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := newAPI()
+		var mu sync.Mutex
+		live, n := "rt0", 0
+		var presented []string
+		revoked := false
+		ref := authtransport.RefresherFunc(func(_ context.Context, old *authtransport.Token) (*authtransport.Token, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			presented = append(presented, old.RefreshToken)
+			if revoked || old.RefreshToken != live {
+				revoked = true
+				return nil, &authtransport.LoginRequiredError{Reason: authtransport.ReasonRefreshRejected}
+			}
+			n++
+			live = fmt.Sprintf("rt%d", n)
+			at := fmt.Sprintf("at%d", n)
+			a.accept(at, true)
+			exp := time.Now().Add(time.Hour)
+			if n == 1 {
+				exp = time.Now().Add(-time.Second) // the server's clock is behind: "expired" on arrival
+			}
+			return &authtransport.Token{AccessToken: at, RefreshToken: live, Expiry: exp}, nil
+		})
+		store := authtransport.NewMemoryStore(expired())
+		store.Save(context.Background(), &authtransport.Token{AccessToken: "at0", RefreshToken: "rt0", Expiry: time.Now().Add(-time.Minute)})
+		tr := &authtransport.Transport{Base: a, Store: store, Refresher: ref}
+		c := &http.Client{Transport: tr}
+		_, err := get(t, c, context.Background())
+		t.Logf("first request: %v", err)
+		time.Sleep(2 * time.Second) // past the transient backoff
+		_, err = get(t, c, context.Background())
+		mu.Lock()
+		defer mu.Unlock()
+		t.Logf("second request: %v; refresh tokens presented: %v", err, presented)
+		assert.False(t, revoked, "the spent rt0 was presented again: grant revoked")
 	})
 }

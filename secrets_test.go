@@ -176,3 +176,101 @@ func TestEchoedAccessTokenInChallengeIsScrubbed(t *testing.T) {
 		assert.Empty(t, showsSecret(text), "%s shows the token: %s", name, text)
 	}
 }
+
+// A resource server that echoes the access token (or the API key, or Basic
+// credentials) in a malformed answer, which http.Transport quotes in its
+// error: RoundTrip returns the error with them scrubbed.
+func TestEchoedSecretInBaseErrorIsScrubbed(t *testing.T) {
+	const access = "at-SECRET-9f8e7d6c5b4a"
+	const key = "key-SECRET-1a2b3c4d"
+	cases := map[string]struct {
+		tr     *authtransport.Transport
+		header string
+		secret string
+	}{
+		"access token": {&authtransport.Transport{Store: authtransport.NewMemoryStore(valid(access))}, "Authorization", access},
+		"API key":      {&authtransport.Transport{APIKey: &authtransport.APIKey{Header: "X-Api-Key", Value: key}}, "X-Api-Key", key},
+		"Basic":        {&authtransport.Transport{Basic: &authtransport.Basic{Username: "u", Password: "pw-SECRET-1234"}}, "Authorization", "dTpwdy1TRUNSRVQtMTIzNA=="},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			var logs bytes.Buffer
+			c.tr.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			srv := echoStatusServer(t, c.header)
+			cl := &http.Client{Transport: c.tr}
+			resp, err := cl.Get(srv + "/x")
+			if err == nil {
+				resp.Body.Close()
+			}
+			require.Error(t, err)
+			assert.NotContains(t, err.Error(), c.secret, "error text: %v", err)
+			cl.CloseIdleConnections()
+		})
+	}
+}
+
+// A server that echoes the credential as a challenge's auth-scheme: the
+// scheme is scrubbed too, in the error's Challenges and in %#v of it.
+func TestEchoAsChallengeSchemeIsScrubbed(t *testing.T) {
+	const access = "at-SECRET-77aa88bb"
+	const key = "key-SECRET-5678"
+	t.Run("API key", func(t *testing.T) {
+		base := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+			return respond(req, http.StatusUnauthorized, req.Header.Get("X-Api-Key")+` realm="api"`), nil
+		})
+		tr := &authtransport.Transport{Base: base, APIKey: &authtransport.APIKey{Header: "X-Api-Key", Value: key}}
+		_, err := get(t, &http.Client{Transport: tr}, context.Background())
+		var ce *authtransport.CredentialsRejectedError
+		require.ErrorAs(t, err, &ce)
+		assert.NotContains(t, fmt.Sprintf("%#v", ce), key)
+	})
+	t.Run("access token", func(t *testing.T) {
+		base := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+			tok := strings.TrimPrefix(req.Header.Get("Authorization"), "Bearer ")
+			return respond(req, http.StatusForbidden, `Bearer error="insufficient_scope", `+tok+` realm="api"`), nil
+		})
+		tr := &authtransport.Transport{Base: base, Store: authtransport.NewMemoryStore(valid(access))}
+		_, err := get(t, &http.Client{Transport: tr}, context.Background())
+		var lr *authtransport.LoginRequiredError
+		require.ErrorAs(t, err, &lr)
+		assert.NotContains(t, fmt.Sprintf("%#v", lr), access)
+		assert.NotContains(t, fmt.Sprint(lr.Challenges), access)
+	})
+}
+
+// A token endpoint that echoes the refresh token URL-escaped with lower-case
+// hex digits (as several encoders write them): scrubbed too.
+func TestEchoWithLowerCaseEscapesIsScrubbed(t *testing.T) {
+	const rt = "rt-SECRET+abc/def=="
+	lower := strings.NewReplacer("%2B", "%2b", "%2F", "%2f", "%3D", "%3d").Replace(url.QueryEscape(rt))
+	as := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, `{"error":"invalid_grant","error_description":"refresh_token=%s is revoked"}`, lower)
+	}))
+	defer as.Close()
+	cfg := &oauthConfig{id: "client", secret: "cs-SECRET-123456", url: as.URL + "/token"}
+	tr := &authtransport.Transport{Base: newAPI(), Store: authtransport.NewMemoryStore(&authtransport.Token{AccessToken: "old", RefreshToken: rt, Expiry: time.Now().Add(-time.Minute)}),
+		Refresher: cfg.refresher()}
+	_, err := get(t, &http.Client{Transport: tr}, context.Background())
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), lower)
+}
+
+// log/slog's JSON handler encodes a value holding a Token (a slice, a
+// struct field) with encoding/json, which Token's json tags make print the
+// secrets.
+func TestSlogOfCredentials(t *testing.T) {
+	tok := authtransport.Token{AccessToken: "at-SECRET-aaaaaa", RefreshToken: "rt-SECRET-bbbbbb"}
+	// A Token inside a container is encoded by encoding/json, which a
+	// Store relies on: documented on Token. The Token itself is safe.
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("state", "token", tok, "ptr", &tok)
+	assert.NotContains(t, buf.String(), "SECRET")
+	var txt bytes.Buffer
+	slog.New(slog.NewTextHandler(&txt, nil)).Info("state", "tokens", []*authtransport.Token{&tok}, "cfg", struct{ Tok authtransport.Token }{tok})
+	assert.NotContains(t, txt.String(), "SECRET")
+	var creds bytes.Buffer
+	slog.New(slog.NewJSONHandler(&creds, nil)).Info("cfg", "creds", []any{&authtransport.Basic{Username: "u", Password: "pw-SECRET-1234"}, &authtransport.APIKey{Header: "X", Value: "key-SECRET-5678"}})
+	assert.NotContains(t, creds.String(), "SECRET")
+}

@@ -33,7 +33,11 @@ func (t *Transport) send(req *http.Request, body io.ReadCloser, a attempt, su *s
 	var auth, proof string
 	switch {
 	case a.g != nil && t.proves(a.g):
-		p, err := t.DPoP.proof(req.Method, req.URL, req.Host, a.g.tok.AccessToken, time.Now())
+		method := req.Method
+		if method == "" {
+			method = http.MethodGet // as net/http reads an empty Method
+		}
+		p, err := t.DPoP.proof(method, req.URL, req.Host, a.g.tok.AccessToken, time.Now())
 		if err != nil {
 			closeBody(body)
 			return nil, err
@@ -50,16 +54,42 @@ func (t *Transport) send(req *http.Request, body io.ReadCloser, a attempt, su *s
 	r2 := authorized(req, body, auth, proof, su.creds)
 	resp, err := t.base().RoundTrip(r2)
 	if err != nil {
-		if c := su.creds; c != nil && c.keyQuery != "" {
-			// Base's errors may quote the URL, which has the key.
-			err = scrubError(err, secretsFrom(c.key))
-		}
-		return nil, err
+		// Base's errors may quote what went out (the URL with a key in
+		// the query), or what a server echoed of the credentials.
+		return nil, scrubError(err, t.secretsOf(a.tok()))
 	}
 	if proof != "" {
 		t.DPoP.observe(req.URL, resp)
 	}
+	// The caller sees its own request, not the copy with the credentials.
+	resp.Request = req
+	if c := su.creds; c != nil && c.keyQuery != "" {
+		hideQueryKey(resp, c)
+	}
 	return resp, nil
+}
+
+// hideQueryKey keeps an API key sent in the query out of what http.Client
+// sees of resp: a redirect whose Location carries the key (a server that
+// kept the query) loses it there, so that http.Client's next request, and
+// its errors, name a URL without it; the Transport adds the key again to a
+// request it may go with.
+func hideQueryKey(resp *http.Response, c *staticCreds) {
+	loc := resp.Header.Get("Location")
+	if loc == "" || !secretsFrom(c.key).shows(loc) {
+		return
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		resp.Header.Del("Location")
+		return
+	}
+	u.RawQuery = withoutParam(u.RawQuery, c.keyQuery)
+	if secretsFrom(c.key).shows(u.String()) {
+		resp.Header.Del("Location") // the key elsewhere in it: follow nothing
+		return
+	}
+	resp.Header.Set("Location", u.String())
 }
 
 // proves reports whether requests with g carry DPoP proofs.
@@ -135,9 +165,11 @@ func authorized(req *http.Request, body io.ReadCloser, auth, proof string, c *st
 	r2.Header = headerWith(req.Header, kv[:n]...)
 	if c != nil && c.keyQuery != "" {
 		u := *req.URL
-		q := u.Query()
-		q.Set(c.keyQuery, c.key)
-		u.RawQuery = q.Encode()
+		q := withoutParam(u.RawQuery, c.keyQuery)
+		if q != "" {
+			q += "&"
+		}
+		u.RawQuery = q + url.QueryEscape(c.keyQuery) + "=" + url.QueryEscape(c.key)
 		r2.URL = &u
 	}
 	return r2
@@ -182,4 +214,24 @@ func setsKey(kv []string, k string) bool {
 		}
 	}
 	return false
+}
+
+// withoutParam returns the query rawQuery without the pairs whose name is
+// name, leaving every other byte of it as it is.
+func withoutParam(rawQuery, name string) string {
+	if rawQuery == "" {
+		return ""
+	}
+	var b strings.Builder
+	for pair := range strings.SplitSeq(rawQuery, "&") {
+		key, _, _ := strings.Cut(pair, "=")
+		if k, err := url.QueryUnescape(key); err == nil && k == name {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(pair)
+	}
+	return b.String()
 }

@@ -125,16 +125,16 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // storeFailed records that the store could not be locked or read.
 func (t *Transport) storeFailed(f *flight, err error) {
 	now := time.Now()
-	cur := t.cur.Load()
-	err = &RefreshError{Err: scrubError(err, t.secretsOf(cur.tokOrNil()))}
+	err = &RefreshError{Err: scrubError(err, t.secretsOf(t.cur.Load().tokOrNil()))}
 	t.mu.Lock()
-	if t.flight.Load() == f {
+	if !f.forgotten.Load() && !f.loggedOut.Load() {
 		tr := t.troubleLocked()
 		tr.store = tr.store.next(now, transientSchedule, 0)
 		tr.storeErr = err
-		if cur != nil {
+		if cur := t.cur.Load(); cur != nil {
 			// A token that has not expired goes on serving until the
-			// store may be tried again.
+			// store may be tried again. cur is read under the lock, so
+			// that a rejection marked meanwhile is kept.
 			t.cur.Store(cur.servingUntil(tr.store.until, now))
 		}
 	}
@@ -145,7 +145,7 @@ func (t *Transport) storeFailed(f *flight, err error) {
 // storeRecovered ends a run of store failures after a successful read.
 func (t *Transport) storeRecovered(f *flight) {
 	t.mu.Lock()
-	if tr := t.trouble; tr != nil && t.flight.Load() == f {
+	if tr := t.trouble; tr != nil && !f.forgotten.Load() {
 		tr.store, tr.storeErr = backoff{}, nil
 	}
 	t.mu.Unlock()

@@ -17,9 +17,12 @@ import (
 // Printing a Token with fmt (%v, %+v, %#v, %s, %q, %x...) or logging it with
 // log/slog never shows the access or the refresh token: secrets are replaced
 // by a fixed marker. Encoding it with encoding/json does include them, since
-// that is how a [Store] persists a token. One fmt verb escapes every type's
-// formatting methods: %p on a Token value (not a pointer) makes fmt print
-// the fields raw, and no type can prevent it; pass a *Token to %p.
+// that is how a [Store] persists a token; so does log/slog's JSON handler for
+// a Token inside a slice, map or struct, which it encodes with
+// encoding/json: log the Token itself (slog.Any("token", tok)), not a value
+// that holds it. One fmt verb escapes every type's formatting methods: %p on
+// a Token value (not a pointer) makes fmt print the fields raw, and no type
+// can prevent it; pass a *Token to %p.
 //
 // A Token handed to a [Store] or returned by a [Refresher] must not be
 // modified afterwards; the [Transport] shares it between goroutines.

@@ -2,12 +2,14 @@ package authtransport_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -103,4 +105,26 @@ func TestTokenEndpointOverPlainHTTPIsRefused(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Len(t, sent.requests(), 1)
 	assert.True(t, strings.HasPrefix(sent.requests()[0], "POST "), "one token request")
+}
+
+// The token endpoint redirects (307 keeps the body: refresh token, client
+// secret) to another loopback origin: nothing reaches it.
+func TestTokenEndpointRedirectNamesNoSecret(t *testing.T) {
+	other := newRevRecorder(t, nil)
+	for _, code := range []int{301, 302, 303, 307, 308} {
+		t.Run(fmt.Sprint(code), func(t *testing.T) {
+			as := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, other.srv.URL+"/token/rt-SECRET-abcdef", code)
+			}))
+			defer as.Close()
+			cfg := &oauthConfig{id: "client", secret: "cs-SECRET-123456", url: as.URL + "/token"}
+			tr := &authtransport.Transport{Base: newAPI(), Store: authtransport.NewMemoryStore(&authtransport.Token{AccessToken: "old", RefreshToken: "rt-SECRET-abcdef", Expiry: time.Now().Add(-time.Minute)}),
+				Refresher: cfg.refresher()}
+			_, err := get(t, &http.Client{Transport: tr}, context.Background())
+			require.Error(t, err)
+			assert.Equal(t, int32(0), other.hits.Load(), "the redirect was followed")
+			assert.NotContains(t, err.Error(), "rt-SECRET-abcdef")
+			t.Log(err)
+		})
+	}
 }

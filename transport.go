@@ -216,7 +216,10 @@ func (t *Transport) store() Store {
 	if t.Store != nil {
 		return t.Store
 	}
-	return t.config().mem
+	if mem := t.config().mem; mem != nil {
+		return mem
+	}
+	return nil // only static credentials
 }
 
 func (t *Transport) margin() time.Duration {
@@ -494,37 +497,63 @@ func (s tokenSource) Token() (*oauth2.Token, error) {
 
 // Forget drops what t holds in memory: the current token, the record of
 // failed refreshes and their backoff, and the spacing of refreshes. The
-// next request loads the [Store] again. A refresh running meanwhile goes on,
-// but its outcome is not used. Call Forget after changing what the Store or
-// the Refresher will give, such as a rotated client secret; to log out, use
-// [Transport.Logout].
+// next request loads the [Store] again. A refresh running meanwhile goes on
+// and its token is used (its refresh token may be the only one that still
+// works), but a failure of it is not recorded. A token the store failed to
+// save is kept, for the same reason. Call Forget after changing what the
+// Store or the Refresher will give, such as a rotated client secret; to
+// log out, use [Transport.Logout].
 func (t *Transport) Forget() {
 	t.mu.Lock()
-	t.cur.Store(nil)
-	t.flight.Store(nil)
+	defer t.mu.Unlock()
+	if f := t.flight.Load(); f != nil {
+		f.forgotten.Store(true)
+	}
+	var keep *gen
+	if cur := t.cur.Load(); cur != nil && cur.unsaved != nil {
+		c := *cur
+		c.fail = nil
+		keep = &c
+	}
+	t.cur.Store(keep)
 	t.trouble = nil
-	t.mu.Unlock()
 }
 
 // Logout removes the stored token, under the store's lock when it is a
 // [LockingStore] (so that a refresh in progress in another process cannot
-// save a new one after it), then calls [Transport.Forget]. Every process
-// sharing the Store is logged out. Logout does not revoke the token at the
-// authorization server.
+// save a new one after it), and drops what t holds in memory, unsaved
+// tokens included; a refresh or login running meanwhile neither saves nor
+// uses its token. Every process sharing the Store is logged out. Logout
+// does not revoke the token at the authorization server.
 func (t *Transport) Logout(ctx context.Context) error {
 	store := t.store()
 	if store == nil { // only static credentials
 		return nil
 	}
-	if ls, ok := store.(LockingStore); ok {
-		unlock, err := t.lock(ctx, ls)
-		if err != nil {
-			return err
-		}
-		defer unlock()
+	t.mu.Lock()
+	if f := t.flight.Load(); f != nil {
+		f.loggedOut.Store(true)
 	}
-	err := saveOnce(ctx, store, nil)
-	t.Forget()
+	t.mu.Unlock()
+	var err error
+	func() {
+		if ls, ok := store.(LockingStore); ok {
+			unlock, lerr := t.lock(ctx, ls)
+			if lerr != nil {
+				err = lerr
+				return
+			}
+			defer unlock()
+		}
+		err = saveOnce(ctx, store, nil)
+	}()
+	t.mu.Lock()
+	if f := t.flight.Load(); f != nil {
+		f.loggedOut.Store(true)
+	}
+	t.cur.Store(nil)
+	t.trouble = nil
+	t.mu.Unlock()
 	return err
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,7 +18,6 @@ import (
 	"github.com/d5c4ca72/authtransport/authtest"
 )
 
-// Regression tests for the single flight's edge cases, found in review.
 // A static token without expiry and no Refresher serves every request.
 func TestStaticTokenWithoutExpiryOrRefresher(t *testing.T) {
 	a := newAPI("static")
@@ -244,6 +244,78 @@ func TestLoginRequiredReasons(t *testing.T) {
 			assert.Equal(t, tc.reason, lr.Reason, "reason: %v", lr)
 			if tc.check != nil {
 				tc.check(t, lr)
+			}
+		})
+	}
+}
+
+// A proxy's 401 whose Basic challenge is malformed (an unquoted realm with a
+// space, common in the wild) is still a challenge of another scheme: it is
+// returned, and spends no refresh token.
+func TestMalformedProxyChallengeDoesNotRefresh(t *testing.T) {
+	for _, ch := range []string{
+		`Basic realm=Corporate Proxy`,
+		`Basic realm="Corporate Proxy`,
+		`Negotiate, NTLM realm`,
+	} {
+		t.Run(ch, func(t *testing.T) {
+			ref := &countingRefresher{}
+			base := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+				return respond(req, http.StatusUnauthorized, ch), nil
+			})
+			tr := &authtransport.Transport{Base: base, Store: authtransport.NewMemoryStore(valid("tok-0")), Refresher: ref}
+			_, _ = get(t, &http.Client{Transport: tr}, context.Background())
+			assert.Equal(t, int32(0), ref.calls.Load(), "a proxy's non-Bearer 401 (%s) spent a refresh token", ch)
+		})
+	}
+}
+
+// Every response the Transport discards is closed; the one it returns is not.
+func TestDiscardedResponsesAreClosed(t *testing.T) {
+	scenarios := map[string][]string{ // challenges of the successive answers ("" = 200)
+		"refresh then ok":   {`Bearer error="invalid_token"`, ""},
+		"refresh then 401":  {`Bearer error="invalid_token"`, `Bearer error="invalid_token"`},
+		"scope":             {`Bearer error="insufficient_scope"`},
+		"switch to basic":   {`Basic realm="x"`, ""},
+		"basic then bearer": {`Basic realm="x"`, `Bearer realm="x"`},
+		"no body replay":    {`Bearer error="invalid_token"`},
+	}
+	for name, answers := range scenarios {
+		t.Run(name, func(t *testing.T) {
+			var closed, opened atomic.Int32
+			var read atomic.Int32
+			i := 0
+			base := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+				if req.Body != nil {
+					_, _ = io.Copy(io.Discard, req.Body)
+					req.Body.Close()
+				}
+				ch := answers[min(i, len(answers)-1)]
+				i++
+				opened.Add(1)
+				st := http.StatusOK
+				h := http.Header{}
+				if ch != "" {
+					st = http.StatusUnauthorized
+					h.Set("WWW-Authenticate", ch)
+				}
+				return &http.Response{StatusCode: st, Header: h, Body: countBody{strings.NewReader("body"), &closed, &read}, Request: req}, nil
+			})
+			tr := &authtransport.Transport{Base: base, Store: authtransport.NewMemoryStore(valid("tok-0")), Refresher: &countingRefresher{},
+				Basic: &authtransport.Basic{Username: "u", Password: "pw-SECRET-1"}}
+			var body io.Reader
+			if name == "no body replay" {
+				body = io.MultiReader(strings.NewReader("x"))
+			}
+			req, _ := http.NewRequest(http.MethodPost, "https://api.example/x", body)
+			resp, err := tr.RoundTrip(req)
+			returned := int32(0)
+			if err == nil {
+				returned = 1
+			}
+			assert.Equal(t, opened.Load()-returned, closed.Load(), "discarded responses closed (opened %d, err %v)", opened.Load(), err)
+			if resp != nil {
+				resp.Body.Close()
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package authtransport
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 
@@ -42,6 +43,9 @@ type verdict struct {
 	badProof    bool              // a challenge said invalid_dpop_proof
 	offersBasic bool              // a Basic challenge is among them
 	basicUTF8   bool              // ... with charset="UTF-8"
+	// offersToken reports a Bearer or DPoP challenge, well-formed or not:
+	// a malformed one still asks for a token.
+	offersToken bool
 }
 
 // readVerdict decides what to do with a 401 or 403 response from its status
@@ -57,10 +61,24 @@ type verdict struct {
 //   - any other 403: the server understood the token and refuses the
 //     request; the caller gets the response.
 //
-// Malformed challenges are skipped; the well-formed ones still count.
+// Malformed challenges are skipped, but their schemes count: a malformed
+// Bearer challenge still asks for a token, and a malformed proxy Basic one
+// still says the 401 is not about the token.
 func readVerdict(resp *http.Response) verdict {
-	chs, _ := wwwauth.Parse(resp.Header.Values("WWW-Authenticate")...)
+	chs, err := wwwauth.Parse(resp.Header.Values("WWW-Authenticate")...)
 	v := verdict{status: resp.StatusCode, challenges: chs}
+	otherSchemes := false
+	var pe *wwwauth.ParseError
+	if errors.As(err, &pe) {
+		for _, p := range pe.Problems {
+			switch {
+			case strings.EqualFold(p.Scheme, wwwauth.SchemeBearer) || strings.EqualFold(p.Scheme, wwwauth.SchemeDPoP):
+				v.offersToken = true
+			case p.Scheme != "":
+				otherSchemes = true
+			}
+		}
+	}
 	useNonce := false
 	for _, c := range chs {
 		if c.IsScheme(wwwauth.SchemeBasic) && !v.offersBasic {
@@ -87,7 +105,8 @@ func readVerdict(resp *http.Response) verdict {
 	}
 	// A 401 whose challenges are all for other schemes (a proxy's Basic
 	// or Negotiate, say) is not about the token.
-	if resp.StatusCode == http.StatusUnauthorized && (len(chs) == 0 || v.decisive.Scheme != "") {
+	v.offersToken = v.offersToken || v.decisive.Scheme != ""
+	if resp.StatusCode == http.StatusUnauthorized && (v.offersToken || (len(chs) == 0 && !otherSchemes)) {
 		v.action = actionRefresh
 		if useNonce && validNonce(resp.Header.Get(wwwauth.HeaderDPoPNonce)) {
 			v.action = actionNonce
@@ -109,7 +128,7 @@ func readVerdict(resp *http.Response) verdict {
 // request without a token is returned as it is.
 func (v verdict) answer(a attempt, su *setup) (attempt, action) {
 	c := su.creds
-	offersToken := v.decisive.Scheme != ""
+	offersToken := v.offersToken
 	unauthorized := v.status == http.StatusUnauthorized
 	switch {
 	case a.g != nil && v.action == actionReturn && unauthorized && !offersToken && v.offersBasic && c != nil && c.basicUTF8 != "":
