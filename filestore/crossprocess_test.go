@@ -50,6 +50,7 @@ type crossResult struct {
 	Status map[int]int    `json:"status"` // other status codes
 	Errors map[string]int `json:"errors"` // errors by kind
 	Loads  int            `json:"loads"`  // Store.Load calls
+	Locks  int            `json:"locks"`  // Store.Lock calls
 }
 
 // TestFileStoreCrossProcessRefresh runs 4 processes of 25 goroutines each
@@ -195,19 +196,21 @@ func TestShortLivedTokensRefreshOncePerExpiry(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, fs.Save(t.Context(), srv.NewExpiredToken()))
 
-	wave := func(name string) {
+	wave := func(name string) (locks int) {
 		results := runWave(t, srv, path, "lock", 3, 50)
 		ok := 0
 		for _, r := range results {
 			ok += r.OK
+			locks += r.Locks
 			assert.Empty(t, r.Errors, "%s: errors", name)
 		}
 		stats := srv.Stats()
-		t.Logf("%s: %d/150 ok; refreshes so far %d, reuse %d", name, ok, stats.Refreshes(), stats.RefreshTokenReuse)
+		t.Logf("%s: %d/150 ok; lock acquisitions %d; refreshes so far %d, reuse %d", name, ok, locks, stats.Refreshes(), stats.RefreshTokenReuse)
 		assert.Equal(t, 150, ok, "%s: requests answered 200", name)
+		return locks
 	}
 	wave("wave 1, token expired")
-	wave("wave 2, new processes, token just refreshed")
+	assert.Zero(t, wave("wave 2, new processes, token just refreshed"), "lock acquisitions when the stored token is valid")
 	assert.Equal(t, 1, srv.Stats().Refreshes(), "refreshes after one expiry")
 	tok, err := fs.Load(t.Context())
 	require.NoError(t, err)
@@ -271,6 +274,7 @@ func scanPrefix(sc *bufio.Scanner, prefix string) (string, bool) {
 type countingStore struct {
 	fs    *filestore.Store
 	loads *atomic.Int32
+	locks *atomic.Int32
 }
 
 func (s countingStore) Load(ctx context.Context) (*authtransport.Token, error) {
@@ -285,7 +289,10 @@ func (s countingStore) Save(ctx context.Context, tok *authtransport.Token) error
 // countingLockingStore is a countingStore that passes the lock on.
 type countingLockingStore struct{ countingStore }
 
-func (s countingLockingStore) Lock(ctx context.Context) (func(), error) { return s.fs.Lock(ctx) }
+func (s countingLockingStore) Lock(ctx context.Context) (func(), error) {
+	s.locks.Add(1)
+	return s.fs.Lock(ctx)
+}
 
 // countingLoginStore is a countingLockingStore that passes the login lock
 // on.
@@ -367,15 +374,15 @@ func TestOneLoginAcrossProcesses(t *testing.T) {
 func crossProcessChild(t *testing.T, mode string) {
 	fs, err := filestore.New(os.Getenv(crossEnvPath))
 	require.NoError(t, err)
-	var loads atomic.Int32
-	var store authtransport.Store = countingStore{fs: fs, loads: &loads}
+	var loads, locks atomic.Int32
+	var store authtransport.Store = countingStore{fs: fs, loads: &loads, locks: &locks}
 	switch mode {
 	case "lock":
-		store = countingLockingStore{countingStore{fs: fs, loads: &loads}}
+		store = countingLockingStore{countingStore{fs: fs, loads: &loads, locks: &locks}}
 	case "login":
-		store = countingLoginStore{countingLockingStore{countingStore{fs: fs, loads: &loads}}}
+		store = countingLoginStore{countingLockingStore{countingStore{fs: fs, loads: &loads, locks: &locks}}}
 	case "login-nolock":
-		store = countingLockingStore{countingStore{fs: fs, loads: &loads}}
+		store = countingLockingStore{countingStore{fs: fs, loads: &loads, locks: &locks}}
 	}
 	srvURL := os.Getenv(crossEnvURL)
 	cfg := &oauth2.Config{
@@ -450,7 +457,7 @@ func crossProcessChild(t *testing.T, mode string) {
 		})
 	}
 	wg.Wait()
-	res.Loads = int(loads.Load())
+	res.Loads, res.Locks = int(loads.Load()), int(locks.Load())
 	data, err := json.Marshal(res)
 	require.NoError(t, err)
 	fmt.Printf("RESULT %s\n", data)
