@@ -3,6 +3,7 @@ package authtransport_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -127,11 +128,17 @@ func TestTokenSourceRefresherCallsSourceOnceAtATime(t *testing.T) {
 	})
 }
 
+// A token source slower than the refresh timeout: the call that timed out
+// goes on, and its late result serves the next refresh (without calling the
+// source again). Each call returns another token, so that reuse and a fresh
+// call tell apart.
 func TestSlowTokenSourceResultIsUsedLater(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int32
 		src := tokenSourceFunc(func() (*oauth2.Token, error) {
+			n := calls.Add(1)
 			time.Sleep(time.Second) // slower than the refresh timeout
-			return &oauth2.Token{AccessToken: "slow", Expiry: time.Now().Add(time.Hour)}, nil
+			return &oauth2.Token{AccessToken: fmt.Sprintf("slow-%d", n), Expiry: time.Now().Add(time.Hour)}, nil
 		})
 		r := authtransport.NewTokenSourceRefresher(src)
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
@@ -141,7 +148,12 @@ func TestSlowTokenSourceResultIsUsedLater(t *testing.T) {
 		time.Sleep(2 * time.Second)
 		tok, err := r.Refresh(context.Background(), nil)
 		require.NoError(t, err)
-		assert.Equal(t, "slow", tok.AccessToken, "the late result serves the next refresh")
+		assert.Equal(t, "slow-1", tok.AccessToken, "the late result serves the next refresh")
+		assert.Equal(t, int32(1), calls.Load(), "calls to the source")
+
+		tok, err = r.Refresh(context.Background(), nil)
+		require.NoError(t, err)
+		assert.Equal(t, "slow-2", tok.AccessToken, "a late result serves once; the next refresh calls the source")
 	})
 }
 

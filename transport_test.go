@@ -56,18 +56,24 @@ func TestOtherSchemeChallengeDoesNotRefresh(t *testing.T) {
 	assert.Equal(t, int32(0), ref.calls.Load(), "refreshes for a 401 that is not about the bearer token")
 }
 
+// A 401 without a body (a Base that returns one) is handled like any other:
+// one refresh, one resend, and the second 401 ends in a login error.
 func TestRejectionWithNilBody(t *testing.T) {
+	var sent atomic.Int32
 	base := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		sent.Add(1)
 		return &http.Response{StatusCode: 401, Header: http.Header{}, Request: req}, nil
 	})
-	tr := &authtransport.Transport{Base: base, Store: authtransport.NewMemoryStore(valid("x")), Refresher: &countingRefresher{}}
-	defer func() {
-		if r := recover(); r != nil {
-			t.Errorf("panic: %v", r)
-		}
-	}()
+	ref := &countingRefresher{}
+	tr := &authtransport.Transport{Base: base, Store: authtransport.NewMemoryStore(valid("x")), Refresher: ref}
 	req, _ := http.NewRequestWithContext(context.Background(), "GET", "https://api.example/", nil)
-	_, _ = tr.RoundTrip(req)
+	resp, err := tr.RoundTrip(req)
+	assert.Nil(t, resp)
+	var lr *authtransport.LoginRequiredError
+	require.ErrorAs(t, err, &lr)
+	assert.Equal(t, authtransport.ReasonRejectedAfterRefresh, lr.Reason)
+	assert.Equal(t, int32(2), sent.Load(), "sent, then resent once")
+	assert.Equal(t, int32(1), ref.calls.Load(), "refreshed once")
 }
 
 func TestNonReplayableBody(t *testing.T) {
