@@ -244,33 +244,39 @@ func TestRejectionBurstCountsOnce(t *testing.T) {
 	srv := authtest.NewServer()
 	defer srv.Close()
 	srv.SetAccessTokenLifetime(2 * time.Second)
-	c := &http.Client{Transport: &authtransport.Transport{
-		Base:          srv.Client().Transport,
-		Store:         authtransport.NewMemoryStore(srv.NewToken()),
-		Refresher:     authtransport.NewOAuth2Refresher(srv.Config()),
-		RefreshMargin: 200 * time.Millisecond,
-	}}
-	get := func() error {
-		resp, err := c.Get(srv.ResourceURL("items"))
-		if err == nil {
-			_ = resp.Body.Close()
+	synctest.Test(t, func(t *testing.T) {
+		mem := srv.InMemoryTransport()
+		ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: mem})
+		c := &http.Client{Transport: &authtransport.Transport{
+			Base:          mem,
+			Store:         authtransport.NewMemoryStore(srv.NewToken()),
+			Refresher:     authtransport.NewOAuth2Refresher(srv.Config()),
+			RefreshMargin: 200 * time.Millisecond,
+		}}
+		get := func() error {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.ResourceURL("items"), nil)
+			require.NoError(t, err)
+			resp, err := c.Do(req)
+			if err == nil {
+				_ = resp.Body.Close()
+			}
+			return err
 		}
-		return err
-	}
-	srv.Reject("/api/items", authtest.Rejection{Times: 32})
-	var wg sync.WaitGroup
-	for range 16 {
-		wg.Go(func() { _ = get() })
-	}
-	wg.Wait()
-	srv.ClearRejections()
-	// Past the tokens' 2 s lifetime, so that refreshes are needed again.
-	var err error
-	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-		err = get()
-	}
-	require.NoError(t, err, "the last request, seconds after the burst")
-	assert.Zero(t, srv.Stats().RefreshTokenReuse)
+		srv.Reject("/api/items", authtest.Rejection{Times: 32})
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Go(func() { _ = get() })
+		}
+		wg.Wait()
+		srv.ClearRejections()
+		// Past the tokens' 2 s lifetime, so that refreshes are needed again.
+		var err error
+		for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+			err = get()
+		}
+		require.NoError(t, err, "the last request, seconds after the burst")
+		assert.Zero(t, srv.Stats().RefreshTokenReuse)
+	})
 }
 
 func TestRejectionAfterRefreshFinishedDoesNotRefreshAgain(t *testing.T) {

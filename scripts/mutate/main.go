@@ -21,7 +21,7 @@ import (
 )
 
 // usage is the one-line synopsis printed by -h.
-const usage = "usage: mutate [-dir DIR] [-files a.go,b.go] [-list] [-only N,M-K] [-workers N] [-timeout D] [-run REGEXP] [-race] [-out FILE] [-v]"
+const usage = "usage: mutate [-dir DIR] [-files a.go,b.go] [-list] [-only N,M-K] [-workers N] [-timeout D] [-run REGEXP] [-race] [-short] [-out FILE] [-v]"
 
 // config holds the command-line settings.
 type config struct {
@@ -33,6 +33,7 @@ type config struct {
 	timeout time.Duration
 	run     string
 	race    bool
+	short   bool
 	out     string
 	verbose bool
 }
@@ -74,6 +75,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.timeout, "timeout", 0, "per-mutant timeout (default: 3x the baseline run, at least 60s)")
 	fs.StringVar(&cfg.run, "run", "", "passed to go test -run")
 	fs.BoolVar(&cfg.race, "race", false, "pass -race to go test")
+	fs.BoolVar(&cfg.short, "short", false, "pass -short to go test (skips the package's long tests)")
 	fs.StringVar(&cfg.out, "out", "", "also write the report to this file")
 	fs.BoolVar(&cfg.verbose, "v", false, "print the go test output of every run")
 	if err := fs.Parse(args); err != nil {
@@ -154,6 +156,9 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	tr := testRun{dir: dir, timeout: cfg.timeout}
 	if cfg.run != "" {
 		tr.flags = append(tr.flags, "-run="+cfg.run)
+	}
+	if cfg.short {
+		tr.flags = append(tr.flags, "-short")
 	}
 	if cfg.race {
 		tr.flags = append(tr.flags, "-race")

@@ -45,7 +45,7 @@ func (o Outcome) String() string {
 // test flags, and within how long.
 type testRun struct {
 	dir     string
-	flags   []string // -run and -race, passed through
+	flags   []string // -run, -race and -short, passed through
 	timeout time.Duration
 }
 
