@@ -75,6 +75,19 @@ func TestWhichRequestsGetCredentials(t *testing.T) {
 		{name: "other scheme", url: "http://api.example/x", origins: []string{"https://api.example"}, insecure: true, want: ""},
 		{name: "caller's own Authorization", url: "https://api.example/x", header: "Basic abc", want: "Basic abc"},
 		{name: "not http", url: "ftp://api.example/x", want: ""},
+		{name: "plain http to a private IP", url: "http://10.0.0.1/x", want: ""},
+		{name: "plain http to a public IP", url: "http://192.0.2.7/x", want: ""},
+		{name: "plain http to localhost.", url: "http://localhost./x", want: ""},
+		{name: "http to loopback v4-mapped v6", url: "http://[::ffff:127.0.0.1]:8080/x", want: "Bearer tok"},
+		{name: "http to 127.x", url: "http://127.9.8.7:8080/x", want: "Bearer tok"},
+		{name: "IP origin", url: "https://192.0.2.7/x", origins: []string{"https://192.0.2.7"}, want: "Bearer tok"},
+		{name: "another IP than the origin", url: "https://192.0.2.8/x", origins: []string{"https://192.0.2.7"}, want: ""},
+		{name: "IPv6 origin in another spelling", url: "https://[2001:db8:0:0:0:0:0:1]/x", origins: []string{"https://[2001:db8::1]"}, want: "Bearer tok"},
+		{name: "origin with the top port", url: "https://api.example:65535/x", origins: []string{"https://api.example:65535"}, want: "Bearer tok"},
+		{name: "origin with a port with a nine", url: "https://api.example:9443/x", origins: []string{"https://api.example:9443"}, want: "Bearer tok"},
+		{name: "origin with the lowest port", url: "https://api.example:1/x", origins: []string{"https://api.example:1"}, want: "Bearer tok"},
+		{name: "origin with a high port", url: "https://api.example:40000/x", origins: []string{"https://api.example:40000"}, want: "Bearer tok"},
+		{name: "explicit default port", url: "https://api.example:443/x", origins: []string{"https://api.example"}, want: "Bearer tok"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -98,7 +111,8 @@ func TestWhichRequestsGetCredentials(t *testing.T) {
 }
 
 func TestInvalidOriginsFailLoudly(t *testing.T) {
-	for _, o := range []string{"api.example.com", "https://user:pw@api.example.com", "https://api.example.com/v1", "ftp://api.example.com", "https://api.example.com?q=1"} {
+	for _, o := range []string{"api.example.com", "https://user:pw@api.example.com", "https://api.example.com/v1", "ftp://api.example.com", "https://api.example.com?q=1",
+		"https://api.example.com:0", "https://api.example.com:65536", "https://api.example.com:99999", "https://api.example.com:-1", "https://", "https://:443"} {
 		t.Run(o, func(t *testing.T) {
 			body := &closeCounter{Reader: strings.NewReader("x")}
 			tr := &authtransport.Transport{Base: newAPI("tok"), Store: authtransport.NewMemoryStore(valid("tok")), Origins: []string{o}}
@@ -308,4 +322,41 @@ func TestTrailingDotLocalhostIsNotLoopback(t *testing.T) {
 	require.NoError(t, err, "%s", out)
 	seen, _ := got.Load().(string)
 	assert.NotContains(t, seen, "SECRET", "the proxy (plain http) received: %s", seen)
+}
+
+// A redirect to the same origin spelled with its default port keeps the
+// token, and one to the same host on another port loses it.
+func TestRedirectWithExplicitDefaultPort(t *testing.T) {
+	var seen []string
+	base := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		seen = append(seen, req.URL.Host+" "+req.Header.Get("Authorization"))
+		switch req.URL.Path {
+		case "/start":
+			return &http.Response{StatusCode: http.StatusFound, Header: http.Header{"Location": {"https://api.example:443/same"}}, Body: http.NoBody, Request: req}, nil
+		case "/same":
+			return &http.Response{StatusCode: http.StatusFound, Header: http.Header{"Location": {"https://api.example:8443/other"}}, Body: http.NoBody, Request: req}, nil
+		}
+		return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: http.NoBody, Request: req}, nil
+	})
+	c := &http.Client{Transport: &authtransport.Transport{Base: base, Store: authtransport.NewMemoryStore(valid("secret-token"))}}
+	resp, err := c.Get("https://api.example/start")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, []string{"api.example Bearer secret-token", "api.example:443 Bearer secret-token", "api.example:8443 "}, seen)
+}
+
+// A request without a URL goes to Base untouched.
+func TestRequestWithoutURL(t *testing.T) {
+	var got *http.Request
+	base := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		got = req
+		return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: http.NoBody, Request: req}, nil
+	})
+	tr := &authtransport.Transport{Base: base, Store: authtransport.NewMemoryStore(valid("secret-token"))}
+	req := &http.Request{Method: http.MethodGet, Header: http.Header{}}
+	resp, err := tr.RoundTrip(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Same(t, req, got, "the caller's request, untouched")
+	assert.Empty(t, got.Header.Get("Authorization"))
 }

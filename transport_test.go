@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -325,4 +328,69 @@ func TestDiscardedResponsesAreClosed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A discarded 401 body is drained, so that the resend reuses its
+// connection: one connection for the request and its resend.
+func TestResendReusesTheConnection(t *testing.T) {
+	var conns atomic.Int32
+	a := newAPI()
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer tok-1" {
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(strings.Repeat("x", 16<<10))) // a long error page
+			return
+		}
+		_, _ = w.Write([]byte("ok"))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	tr := &authtransport.Transport{Base: srv.Client().Transport, Store: authtransport.NewMemoryStore(valid("old")), Refresher: &countingRefresher{api: a}}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Get(srv.URL + "/x")
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, int32(1), conns.Load(), "connections for a request and its resend")
+}
+
+// CloseIdleConnections reaches Base.
+func TestCloseIdleConnectionsReachesBase(t *testing.T) {
+	base := &idleCloser{}
+	(&authtransport.Transport{Base: base}).CloseIdleConnections()
+	assert.Equal(t, 1, base.closed)
+}
+
+type idleCloser struct {
+	http.RoundTripper
+	closed int
+}
+
+func (c *idleCloser) CloseIdleConnections() { c.closed++ }
+
+// A positive RefreshMargin is honoured: a token is due that long before
+// it expires, and refreshed ahead before that.
+func TestRefreshMarginIsHonoured(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := newAPI("x")
+		ref := &countingRefresher{api: a}
+		tok := valid("x") // an hour
+		tr := &authtransport.Transport{Base: a, Store: authtransport.NewMemoryStore(tok), Refresher: ref, RefreshMargin: 20 * time.Minute, DisableRefreshAhead: true}
+		c := &http.Client{Transport: tr}
+		_, err := get(t, c, context.Background())
+		require.NoError(t, err)
+		time.Sleep(39 * time.Minute)
+		_, _ = get(t, c, context.Background())
+		assert.Equal(t, int32(0), ref.calls.Load(), "21 min before expiry: not due")
+		time.Sleep(2 * time.Minute)
+		_, _ = get(t, c, context.Background())
+		assert.Equal(t, int32(1), ref.calls.Load(), "19 min before expiry: due")
+	})
 }
