@@ -22,8 +22,8 @@ type captureHandler struct {
 }
 
 func (h *captureHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h *captureHandler) WithAttrs([]slog.Attr) slog.Handler      { return h }
-func (h *captureHandler) WithGroup(string) slog.Handler           { return h }
+func (h *captureHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *captureHandler) WithGroup(string) slog.Handler            { return h }
 
 func (h *captureHandler) Handle(_ context.Context, r slog.Record) error {
 	var b strings.Builder
@@ -75,7 +75,7 @@ func TestEventsAndLogRecords(t *testing.T) {
 	srv.RevokeAccessTokens()
 	do(srv.ResourceURL("items")) // rejected: a refresh and a resend
 	srv.RevokeGrant()
-	do(srv.ResourceURL("items"))      // rejected, the refresh refused: login required
+	do(srv.ResourceURL("items"))       // rejected, the refresh refused: login required
 	do("http://api.example.com/plain") // no credentials over plain http (fails to connect: fine)
 
 	assert.Equal(t, []authtransport.EventKind{
