@@ -213,8 +213,16 @@ func (b *Browser) authorizationURL(cfg *oauth2.Config, authURL *url.URL, state, 
 }
 
 // finish checks the authorization response q (RFC 6749 §4.1.2, RFC 9207
-// §2.4) and exchanges its code (RFC 6749 §4.1.3).
+// §2.4) and exchanges its code (RFC 6749 §4.1.3). Its errors carry none of
+// the login's secrets, even where the server echoed them.
 func (b *Browser) finish(ctx context.Context, cfg *oauth2.Config, authURL, tokenURL *url.URL, q url.Values, state, verifier string) (*authtransport.Token, error) {
+	s := append(secrets{q.Get("code"), verifier}, clientSecrets(cfg)...)
+	tok, err := b.exchange(ctx, cfg, authURL, tokenURL, q, state, verifier)
+	return tok, s.clean(err)
+}
+
+// exchange is finish before its errors are cleaned.
+func (b *Browser) exchange(ctx context.Context, cfg *oauth2.Config, authURL, tokenURL *url.URL, q url.Values, state, verifier string) (*authtransport.Token, error) {
 	if subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(state)) != 1 {
 		return nil, &MismatchError{Field: FieldState, URL: redact(authURL)}
 	}
@@ -222,10 +230,12 @@ func (b *Browser) finish(ctx context.Context, cfg *oauth2.Config, authURL, token
 		return nil, &MismatchError{Field: FieldIss, URL: redact(authURL), Want: b.Issuer, Got: iss}
 	}
 	code := q.Get("code")
-	s := append(secrets{code, verifier}, clientSecrets(cfg)...)
 	if e := q.Get("error"); e != "" {
-		return nil, &OAuthError{Endpoint: redact(authURL), Code: s.scrub(e),
-			Description: s.scrub(q.Get("error_description")), URI: s.scrub(q.Get("error_uri"))}
+		if !isErrorCode(e) {
+			return nil, &ResponseError{URL: redact(authURL), Reason: badErrorCode}
+		}
+		return nil, &OAuthError{Endpoint: redact(authURL), Code: e,
+			Description: q.Get("error_description"), URI: q.Get("error_uri")}
 	}
 	if code == "" {
 		return nil, &ResponseError{URL: redact(authURL), Reason: "the authorization response has neither code nor error"}
@@ -239,7 +249,7 @@ func (b *Browser) finish(ctx context.Context, cfg *oauth2.Config, authURL, token
 	if b.Resource != "" {
 		form.Set("resource", b.Resource)
 	}
-	return requestToken(ctx, cfg, tokenURL, form, s)
+	return requestToken(ctx, cfg, tokenURL, form)
 }
 
 // randomString returns n random bytes, base64url encoded.

@@ -138,6 +138,28 @@ func TestBrowserRefusals(t *testing.T) {
 			},
 			wantPage: "The authorization server answered invalid_grant.",
 		},
+		{
+			name: "an iss that echoes the code", issuer: srv.URL, rewrite: func(q url.Values) { q.Set("iss", q.Get("code")) },
+			check: func(t *testing.T, err error) {
+				var me *login.MismatchError
+				require.ErrorAs(t, err, &me, "an iss mismatch")
+				assert.Equal(t, "REDACTED", me.Got, "the code is scrubbed from the field too")
+			},
+			wantPage: "does not belong to this sign-in",
+		},
+		{
+			name: "an error code with terminal escapes", issuer: srv.URL,
+			rewrite: func(q url.Values) {
+				q.Del("code")
+				q.Set("error", "\x1b]8;;https://evil.example\x07invalid_grant\n\x1b[2K signed in")
+			},
+			check: func(t *testing.T, err error) {
+				var re *login.ResponseError
+				require.ErrorAs(t, err, &re, "not an OAuth error code (RFC 6749 §4.1.2.1)")
+				assert.NotContains(t, err.Error(), "evil", "the code is not shown")
+			},
+			wantPage: "could not be completed",
+		},
 		{name: "no iss, not required", issuer: srv.URL, rewrite: func(q url.Values) { q.Del("iss") }},
 		{name: "a wrong iss when no Issuer is set is not checked", wrongIss: true},
 	}

@@ -51,7 +51,9 @@ const pageGrace = 2 * time.Second
 // listen starts the listener for redirectURL, or for
 // http://127.0.0.1:<ephemeral>/callback when it is empty.
 func listen(redirectURL string) (*callback, error) {
-	addr, path := "127.0.0.1:0", "/callback"
+	// path is matched against the decoded path of requests; escaped is
+	// how the redirect URI spells it, as registered.
+	addr, path, escaped := "127.0.0.1:0", "/callback", "/callback"
 	if redirectURL != "" {
 		u, err := url.Parse(redirectURL)
 		if err != nil || u.Scheme != "http" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
@@ -65,9 +67,9 @@ func listen(redirectURL string) (*callback, error) {
 		if port == "" {
 			port = "0"
 		}
-		addr, path = net.JoinHostPort(u.Hostname(), port), u.EscapedPath()
+		addr, path, escaped = net.JoinHostPort(u.Hostname(), port), u.Path, u.EscapedPath()
 		if path == "" {
-			path = "/"
+			path, escaped = "/", "/"
 		}
 	}
 	ln, err := net.Listen("tcp", addr)
@@ -75,7 +77,7 @@ func listen(redirectURL string) (*callback, error) {
 		return nil, fmt.Errorf("login: listen for the authorization response: %w", err)
 	}
 	c := &callback{
-		redirectURL: "http://" + ln.Addr().String() + path,
+		redirectURL: "http://" + ln.Addr().String() + escaped,
 		path:        path,
 		calls:       make(chan callbackCall),
 		done:        make(chan struct{}),

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/oauth2"
 
@@ -28,7 +29,7 @@ const DeviceGrantType = "urn:ietf:params:oauth:grant-type:device_code"
 // URI on another device and enter the user code there (through Prompt),
 // and polls the token endpoint until the user approves, denies, or the
 // code expires. It waits the interval the server asks for (5 s if it names
-// none), 5 s more after each slow_down, and twice as long after a poll
+// none or one under a second), 5 s more after each slow_down, and twice as long after a poll
 // that failed in transit or with a 5xx or 429 answer (RFC 8628 §3.5).
 //
 // Its fields must not change while a Login runs.
@@ -88,8 +89,13 @@ func (p DevicePrompt) String() string {
 const deviceCodeDefaultLifetime = 10 * time.Minute
 
 // defaultInterval is the polling interval when the server names none
-// (RFC 8628 §3.2).
+// (RFC 8628 §3.2), or one below minInterval.
 const defaultInterval = 5 * time.Second
+
+// minInterval is the shortest interval taken from a server: RFC 8628
+// counts it in whole seconds, and a smaller one (0.001, say) would have
+// the client hammer the token endpoint.
+const minInterval = time.Second
 
 // Login runs one device login and returns its token, with ObtainedAt set.
 // It returns an [*OAuthError] when the authorization server refuses (such
@@ -112,7 +118,7 @@ func (d *Device) Login(ctx context.Context) (*authtransport.Token, error) {
 	}
 	da, err := d.authorize(ctx, authURL)
 	if err != nil {
-		return nil, err
+		return nil, clientSecrets(d.Config).clean(err)
 	}
 	if err := d.prompt(ctx, da.prompt); err != nil {
 		return nil, err
@@ -121,10 +127,10 @@ func (d *Device) Login(ctx context.Context) (*authtransport.Token, error) {
 	if d.Resource != "" {
 		form.Set("resource", d.Resource)
 	}
-	s := append(secrets{da.deviceCode}, clientSecrets(d.Config)...)
-	return poll(ctx, da.interval, da.prompt.Expiry, func(ctx context.Context) (*authtransport.Token, error) {
-		return requestToken(ctx, d.Config, tokenURL, form, s)
+	tok, err := poll(ctx, da.interval, da.prompt.Expiry, func(ctx context.Context) (*authtransport.Token, error) {
+		return requestToken(ctx, d.Config, tokenURL, form)
 	})
+	return tok, append(secrets{da.deviceCode}, clientSecrets(d.Config)...).clean(err)
 }
 
 // deviceAuthorization is a checked device authorization answer.
@@ -149,7 +155,7 @@ func (d *Device) authorize(ctx context.Context, endpoint *url.URL) (*deviceAutho
 		return nil, err
 	}
 	if status != http.StatusOK {
-		return nil, errorAnswer(endpoint, status, body, clientSecrets(d.Config))
+		return nil, errorAnswer(endpoint, status, body)
 	}
 	var a struct {
 		DeviceCode              string  `json:"device_code"`
@@ -175,14 +181,16 @@ func (d *Device) authorize(ctx context.Context, endpoint *url.URL) (*deviceAutho
 	case a.UserCode == "" || a.VerificationURI == "":
 		return nil, bad("the device authorization answer has no user_code or verification_uri")
 	case !printable(a.UserCode) || !printable(a.VerificationURI) || !printable(a.VerificationURIComplete):
-		return nil, bad("the device authorization answer has control characters in what the user is to see")
+		return nil, bad("the device authorization answer has control or formatting characters in what the user is to see")
+	case !d.webURL(a.VerificationURI) || a.VerificationURIComplete != "" && !d.webURL(a.VerificationURIComplete):
+		return nil, bad("the device authorization answer's verification URI is not an https URL")
 	}
 	lifetime := time.Duration(a.ExpiresIn)
 	if lifetime <= 0 {
 		lifetime = deviceCodeDefaultLifetime
 	}
 	interval := time.Duration(a.Interval)
-	if interval <= 0 {
+	if interval < minInterval {
 		interval = defaultInterval
 	}
 	return &deviceAuthorization{
@@ -213,8 +221,21 @@ func (d *Device) prompt(ctx context.Context, p DevicePrompt) error {
 	return err
 }
 
-// printable reports whether s has no control characters, which a server
-// could use to rewrite the user's terminal.
+// printable reports whether s is UTF-8 without control characters, which
+// a server could use to rewrite the user's terminal, and without
+// formatting characters such as U+202E, which make a URI read otherwise
+// than where it goes.
 func printable(s string) bool {
-	return !strings.ContainsFunc(s, unicode.IsControl)
+	return utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool {
+		return unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
+	})
+}
+
+// webURL reports whether raw is a URL the user may be sent to: https, or
+// http to loopback (or anywhere with AllowInsecureHTTP), as the endpoints.
+// A javascript: or file: URI shown as a link or a QR code would run or
+// open something on the user's device instead.
+func (d *Device) webURL(raw string) bool {
+	_, err := checkURL("verification URI", raw, d.AllowInsecureHTTP)
+	return err == nil
 }

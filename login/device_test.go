@@ -353,7 +353,47 @@ func TestDeviceAuthorizationRefusals(t *testing.T) {
 			check: func(t *testing.T, err error) {
 				var re *login.ResponseError
 				require.ErrorAs(t, err, &re)
-				assert.Contains(t, re.Reason, "control characters")
+				assert.Contains(t, re.Reason, "control or formatting characters")
+			},
+		},
+		{
+			name: "a right-to-left override in the URI", cfg: func(t *testing.T) *oauth2.Config {
+				return custom(t, 200, `{"device_code":"d","user_code":"A","verification_uri":"https://login.example\u202e/moc.live//:sptth"}`)
+			},
+			check: func(t *testing.T, err error) {
+				var re *login.ResponseError
+				require.ErrorAs(t, err, &re)
+				assert.Contains(t, re.Reason, "control or formatting characters")
+			},
+		},
+		{
+			name: "a javascript: verification URI", cfg: func(t *testing.T) *oauth2.Config {
+				return custom(t, 200, `{"device_code":"d","user_code":"A","verification_uri":"javascript:alert(1)"}`)
+			},
+			check: func(t *testing.T, err error) {
+				var re *login.ResponseError
+				require.ErrorAs(t, err, &re)
+				assert.Contains(t, re.Reason, "not an https URL")
+			},
+		},
+		{
+			name: "a file: complete verification URI", cfg: func(t *testing.T) *oauth2.Config {
+				return custom(t, 200, `{"device_code":"d","user_code":"A","verification_uri":"https://x/","verification_uri_complete":"file:///etc/passwd"}`)
+			},
+			check: func(t *testing.T, err error) {
+				var re *login.ResponseError
+				require.ErrorAs(t, err, &re)
+				assert.Contains(t, re.Reason, "not an https URL")
+			},
+		},
+		{
+			name: "plain http verification URI to another host", cfg: func(t *testing.T) *oauth2.Config {
+				return custom(t, 200, `{"device_code":"d","user_code":"A","verification_uri":"http://login.example/device"}`)
+			},
+			check: func(t *testing.T, err error) {
+				var re *login.ResponseError
+				require.ErrorAs(t, err, &re)
+				assert.Contains(t, re.Reason, "not an https URL")
 			},
 		},
 		{

@@ -28,7 +28,8 @@
 // the login went.
 //
 // The device login shows the verification URI and the user code through
-// Device.Prompt and polls the token endpoint at the server's interval,
+// Device.Prompt (an answer whose URI is not https, or whose text has
+// control or formatting characters, is refused first) and polls the token endpoint at the server's interval,
 // slowing down when asked (slow_down adds 5 s) and after failed polls. It
 // is written here rather than taken from golang.org/x/oauth2, whose
 // device flow sends its device authorization request without the
@@ -54,7 +55,13 @@
 // [ErrTimeout] when the user took too long. A failed login returns no
 // token, and [Save] then leaves the store untouched. No error contains an
 // access or refresh token, an authorization code, a code verifier, a
-// device code or a client secret; URLs in errors have no query.
+// device code or a client secret, even when a server or a broken proxy
+// echoes them back (in an error description, an iss, a redirect's path,
+// or bytes the transport quotes); a value shorter than 4 characters is
+// too short to be told apart from the text and is left alone. URLs in
+// errors have no query. An error code outside the grammar of RFC 6749
+// §5.2 (printable ASCII) is a [*ResponseError], so that no terminal
+// escape sequence reaches the user.
 //
 // # Security
 //

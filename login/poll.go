@@ -40,7 +40,7 @@ func pollVerdict(err error) pollAction {
 		return pollAgain
 	case errors.As(err, &oe) && oe.Code == "slow_down":
 		return pollSlower
-	case errors.As(err, &oe) && oe.StatusCode >= 500:
+	case errors.As(err, &oe) && (oe.StatusCode >= 500 || oe.StatusCode == http.StatusTooManyRequests):
 		return pollBackOff
 	case errors.As(err, &oe), errors.As(err, &rd):
 		return pollStop

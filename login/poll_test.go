@@ -23,6 +23,7 @@ func TestPollVerdict(t *testing.T) {
 		{"expired_token", &OAuthError{Code: "expired_token", StatusCode: 400}, pollStop},
 		{"invalid_client", &OAuthError{Code: "invalid_client", StatusCode: 401}, pollStop},
 		{"an OAuth error with a 5xx", &OAuthError{Code: "server_error", StatusCode: 503}, pollBackOff},
+		{"an OAuth error with a 429", &OAuthError{Code: "rate_limit_exceeded", StatusCode: 429}, pollBackOff},
 		{"a 5xx page", &ResponseError{StatusCode: 502}, pollBackOff},
 		{"a 429 page", &ResponseError{StatusCode: 429}, pollBackOff},
 		{"a 404 page", &ResponseError{StatusCode: 404}, pollStop},

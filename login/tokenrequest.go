@@ -3,7 +3,6 @@ package login
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -53,17 +52,17 @@ func cloneValues(v url.Values) url.Values {
 
 // requestToken sends a token request (RFC 6749 §4.1.3, RFC 8628 §3.4) and
 // returns the token, with ObtainedAt set to when the request was sent and
-// Expiry counted from then. An error answer is an *OAuthError (with the
-// secrets scrubbed from its description), an answer that is not a token a
-// *ResponseError.
-func requestToken(ctx context.Context, cfg *oauth2.Config, endpoint *url.URL, form url.Values, s secrets) (*authtransport.Token, error) {
+// Expiry counted from then. An error answer is an *OAuthError, an answer
+// that is not a token a *ResponseError; the caller cleans them of the
+// login's secrets.
+func requestToken(ctx context.Context, cfg *oauth2.Config, endpoint *url.URL, form url.Values) (*authtransport.Token, error) {
 	sent := time.Now().Round(0)
 	status, _, body, err := postForm(ctx, cfg, endpoint, form, "token request")
 	if err != nil {
 		return nil, err
 	}
 	if status != http.StatusOK {
-		return nil, errorAnswer(endpoint, status, body, s)
+		return nil, errorAnswer(endpoint, status, body)
 	}
 	var answer struct {
 		AccessToken  string  `json:"access_token"`
@@ -93,7 +92,7 @@ func requestToken(ctx context.Context, cfg *oauth2.Config, endpoint *url.URL, fo
 
 // errorAnswer returns the error of an answer other than 200: an
 // *OAuthError when it is a JSON OAuth error, else a *ResponseError.
-func errorAnswer(endpoint *url.URL, status int, body []byte, s secrets) error {
+func errorAnswer(endpoint *url.URL, status int, body []byte) error {
 	var e struct {
 		Code        string `json:"error"`
 		Description string `json:"error_description"`
@@ -102,8 +101,26 @@ func errorAnswer(endpoint *url.URL, status int, body []byte, s secrets) error {
 	if json.Unmarshal(body, &e) != nil || e.Code == "" {
 		return &ResponseError{URL: redact(endpoint), StatusCode: status, Reason: "the answer is not an OAuth error"}
 	}
-	return &OAuthError{Endpoint: redact(endpoint), StatusCode: status, Code: s.scrub(e.Code),
-		Description: s.scrub(e.Description), URI: s.scrub(e.URI)}
+	if !isErrorCode(e.Code) {
+		return &ResponseError{URL: redact(endpoint), StatusCode: status, Reason: badErrorCode}
+	}
+	return &OAuthError{Endpoint: redact(endpoint), StatusCode: status, Code: e.Code,
+		Description: e.Description, URI: e.URI}
+}
+
+// badErrorCode is the Reason of an error code outside RFC 6749's grammar.
+const badErrorCode = "the error code has characters RFC 6749 §5.2 does not allow"
+
+// isErrorCode reports whether v is an OAuth error code: printable ASCII
+// without the quote and the backslash (RFC 6749 §5.2, §4.1.2.1). Anything
+// else, such as a terminal escape sequence, is not shown to the user.
+func isErrorCode(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // seconds is a JSON number of seconds, also accepted as a string of digits
@@ -123,30 +140,4 @@ func (d *seconds) UnmarshalJSON(b []byte) error {
 		*d = seconds(time.Duration(n * float64(time.Second)))
 	}
 	return nil
-}
-
-// secrets are the credentials of one login, which no error may contain.
-type secrets []string
-
-// scrub replaces in v every secret, raw, URL-escaped, or as the base64 of
-// Basic credentials, with a fixed marker.
-func (s secrets) scrub(v string) string {
-	for _, secret := range s {
-		if len(secret) < 4 {
-			continue
-		}
-		for _, form := range []string{secret, url.QueryEscape(secret), base64.StdEncoding.EncodeToString([]byte(secret))} {
-			v = strings.ReplaceAll(v, form, "REDACTED")
-		}
-	}
-	return v
-}
-
-// clientSecrets returns the client's secret and its Basic credentials.
-func clientSecrets(cfg *oauth2.Config) secrets {
-	if cfg.ClientSecret == "" {
-		return nil
-	}
-	basic := url.QueryEscape(cfg.ClientID) + ":" + url.QueryEscape(cfg.ClientSecret)
-	return secrets{cfg.ClientSecret, basic}
 }

@@ -78,7 +78,7 @@ func TestClientAuthentication(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := requestToken(t.Context(), &tt.cfg, endpoint, url.Values{"grant_type": {"x"}}, nil)
+			_, err := requestToken(t.Context(), &tt.cfg, endpoint, url.Values{"grant_type": {"x"}})
 			require.NoError(t, err)
 			form, user, pass, basic := ts.last()
 			assert.Equal(t, tt.wantBasic, basic, "Basic authorization")
@@ -154,7 +154,8 @@ func TestTokenAnswers(t *testing.T) {
 			ts := newTokenServer(t, tt.status, tt.body)
 			endpoint, err := url.Parse(ts.URL + "/token")
 			require.NoError(t, err)
-			tok, err := requestToken(t.Context(), cfg, endpoint, url.Values{}, s)
+			tok, err := requestToken(t.Context(), cfg, endpoint, url.Values{})
+			err = s.clean(err) // as the flows do
 			tt.check(t, &tokenResult{tok: tok, err: err})
 			if err != nil {
 				assert.Nil(t, tok)
@@ -170,7 +171,7 @@ func TestTokenAnswers(t *testing.T) {
 			used = true
 			return http.DefaultTransport.RoundTrip(r)
 		})}
-		_, err = requestToken(context.WithValue(t.Context(), oauth2.HTTPClient, c), cfg, endpoint, url.Values{}, nil)
+		_, err = requestToken(context.WithValue(t.Context(), oauth2.HTTPClient, c), cfg, endpoint, url.Values{})
 		require.NoError(t, err)
 		assert.True(t, used, "the client under oauth2.HTTPClient sent the request")
 	})
