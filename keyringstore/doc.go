@@ -60,7 +60,11 @@
 // does not: only a Store given a [Config.Fallback] (typically a
 // *filestore.Store) uses another store, and it reports each operation that
 // does to [Config.OnFallback] and [Config.Logger]; New refuses a Fallback
-// without either.
+// without either. The Fallback holds a token only while it is newer than
+// the keychain's: a refresh token rotated while the keychain was locked is
+// used from the Fallback until a save reaches the keychain again, and the
+// keychain's older one, already spent, is never presented (which a server
+// detecting reuse would answer by revoking the grant).
 //
 // # Errors
 //

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -26,6 +27,8 @@ type fakeKeychain struct {
 	beforeGet func(user string)
 	// failSet, if not nil, says whether the set of user fails.
 	failSet func(user string) error
+	// lockPath is the lock file of the Stores on this keychain.
+	lockPath string
 }
 
 func newFakeKeychain(service string, limit limitFunc) *fakeKeychain {
@@ -42,7 +45,12 @@ func (k *fakeKeychain) store(t testing.TB, cfg Config) *Store {
 		cfg.Account = "alice@example.com"
 	}
 	if cfg.LockPath == "" {
-		cfg.LockPath = "unused.lock"
+		k.mu.Lock()
+		if k.lockPath == "" { // one lock for every Store of this keychain
+			k.lockPath = filepath.Join(t.TempDir(), "keyring.lock")
+		}
+		cfg.LockPath = k.lockPath
+		k.mu.Unlock()
 	}
 	s, err := New(cfg)
 	require.NoError(t, err)

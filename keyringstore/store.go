@@ -39,11 +39,21 @@ type Config struct {
 	// unavailable: when an operation fails with a [*NoKeyringError] or a
 	// [*LockedError], the Store reports it to OnFallback and Logger and
 	// runs the operation on Fallback instead, every time. Typically it is
-	// a *filestore.Store beside the user's configuration. Each operation
-	// tries the keychain first, so once the keychain is back Load reads
-	// it again, and a token saved in Fallback meanwhile stays there until
-	// Save(ctx, nil) removes it from both. If nil (the default), there is
-	// no fallback: the operations return the keychain's error.
+	// a *filestore.Store beside the user's configuration.
+	//
+	// Fallback holds a token only while it is newer than the keychain's,
+	// so that a refresh token rotated while the keychain was locked is
+	// never traded for the spent one the keychain still holds: each
+	// operation tries the keychain first; a Save that reaches it empties
+	// Fallback; a Load that reaches it reads Fallback too and returns
+	// Fallback's token when the keychain has none, or when it was
+	// obtained later (or either token's ObtainedAt is unknown). Save(ctx,
+	// nil) empties both; when the keychain is locked it empties Fallback
+	// and returns the [*LockedError], since the keychain may still hold
+	// a token the logout did not remove (unlock it and log out again).
+	// With no keychain at all ([*NoKeyringError]) emptying Fallback is
+	// the whole logout. If nil (the default), there is no fallback: the
+	// operations return the keychain's error.
 	Fallback authtransport.Store
 
 	// OnFallback, if not nil, is called with the keychain's error every
@@ -128,7 +138,27 @@ func (s *Store) Load(ctx context.Context) (*authtransport.Token, error) {
 	if s.fallingBack(ctx, err) {
 		return s.fallback.Load(ctx)
 	}
+	if s.fallback != nil && (err == nil || errors.Is(err, authtransport.ErrNoToken)) {
+		if newer := s.newerInFallback(ctx, tok); newer != nil {
+			return newer, nil
+		}
+	}
 	return tok, err
+}
+
+// newerInFallback returns the Fallback's token when it is to be used
+// rather than kc, the keychain's (nil when the keychain has none): see
+// [Config.Fallback]. A Fallback that cannot be read is passed over, as
+// when it is empty.
+func (s *Store) newerInFallback(ctx context.Context, kc *authtransport.Token) *authtransport.Token {
+	fb, err := s.fallback.Load(ctx)
+	if err != nil || fb == nil {
+		return nil
+	}
+	if kc != nil && !kc.ObtainedAt.IsZero() && !fb.ObtainedAt.IsZero() && !fb.ObtainedAt.After(kc.ObtainedAt) {
+		return nil
+	}
+	return fb
 }
 
 // Save replaces the token in the keychain; readers see the old token or
@@ -148,6 +178,14 @@ func (s *Store) Save(ctx context.Context, tok *authtransport.Token) error {
 	err := s.save(ctx, tok)
 	if s.fallingBack(ctx, err) {
 		return s.fallback.Save(ctx, tok)
+	}
+	if err == nil && s.fallback != nil {
+		// The keychain has the newest token now: a copy in Fallback
+		// would be older from here on.
+		if ferr := s.fallback.Save(ctx, nil); ferr != nil && s.logger != nil {
+			s.logger.LogAttrs(ctx, slog.LevelWarn, "keyringstore: saved in the keyring, but could not empty the fallback store",
+				slog.String("service", s.service), slog.String("account", s.account), slog.String("error", ferr.Error()))
+		}
 	}
 	return err
 }
@@ -263,16 +301,21 @@ func (s *Store) save(ctx context.Context, tok *authtransport.Token) error {
 	return nil
 }
 
-// remove deletes the token from the keychain and, when it is reachable,
-// from the Fallback too; when it is unavailable the Fallback is used as for
-// any other operation.
+// remove deletes the token from the keychain and from the Fallback. When
+// the keychain is locked it empties the Fallback all the same and returns
+// the keychain's error: the keychain may still hold a token, which the
+// logout did not remove.
 func (s *Store) remove(ctx context.Context) error {
 	err := s.removeKeychain(ctx)
+	var locked *LockedError
 	switch {
 	case s.fallback == nil:
 		return err
 	case s.fallingBack(ctx, err):
-		return s.fallback.Save(ctx, nil)
+		if ferr := s.fallback.Save(ctx, nil); ferr != nil || !errors.As(err, &locked) {
+			return ferr
+		}
+		return err
 	case err != nil:
 		return err
 	}
