@@ -41,10 +41,17 @@ end
 // ARGV[4] the version of a token written where there was none (the client's
 // clock in milliseconds, so that a key deleted and written again does not
 // repeat a version). It returns {1, new version}, or {0, stored version}
-// when the stored version is not the expected one.
+// when the stored version is not the expected one. A token already stored
+// byte for byte is saved (with the stored version): so the script is
+// idempotent, and a Save resent after its reply was lost (go-redis
+// resends on a reset, the Transport retries a failed save) is not taken
+// for a conflict with itself.
 const saveLua = `
 local cur = current(KEYS[1])
-if ARGV[1] ~= '' and cur ~= tonumber(ARGV[1]) then return {0, cur} end
+if ARGV[1] ~= '' and cur ~= tonumber(ARGV[1]) then
+	if cur > 0 and redis.call('HGET', KEYS[1], 'token') == ARGV[2] then return {1, cur} end
+	return {0, cur}
+end
 local v = cur + 1
 if cur < 1 then v = tonumber(ARGV[4]) end
 redis.call('DEL', KEYS[1])
@@ -55,10 +62,15 @@ return {1, v}
 
 // lockLua takes the lock. KEYS[1] is the lock key, KEYS[2] the token
 // key; ARGV[1] the owner value, ARGV[2] the lock's TTL in milliseconds. It
-// returns {1, version of the stored token} when the lock was free, or {0,
-// milliseconds the lock has left} when someone holds it.
+// returns {1, version of the stored token} when the lock was free or is
+// already this owner's (the script resent after its reply was lost), or
+// {0, milliseconds the lock has left} when someone else holds it.
 const lockLua = `
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+	return {1, current(KEYS[2])}
+end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+	redis.call('PEXPIRE', KEYS[1], ARGV[2])
 	return {1, current(KEYS[2])}
 end
 return {0, redis.call('PTTL', KEYS[1])}
