@@ -259,32 +259,45 @@ type badFileError struct {
 
 func (e *badFileError) Error() string { return e.reason }
 
-// read returns the contents and mode of the token file.
+// read returns the contents and mode of the token file: all of it, or
+// its first maxTokenFileSize+1 bytes when it is larger.
 func (s *Store) read() ([]byte, fs.FileMode, error) {
+	f, fi, err := s.openFile()
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxTokenFileSize+1))
+	if err != nil {
+		return nil, 0, &AccessError{Op: "read", Path: s.path, Err: unwrapPathError(err)}
+	}
+	return data, fi.Mode(), nil
+}
+
+// openFile opens the token file, which must be a regular file, without
+// blocking on a FIFO.
+func (s *Store) openFile() (*os.File, fs.FileInfo, error) {
 	open := s.open
 	if open == nil {
 		open = openNoBlock
 	}
 	f, err := open(s.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, 0, fmt.Errorf("filestore: no token file at %s: %w", s.path, authtransport.ErrNoToken)
+		return nil, nil, fmt.Errorf("filestore: no token file at %s: %w", s.path, authtransport.ErrNoToken)
 	}
 	if err != nil {
-		return nil, 0, &AccessError{Op: "open", Path: s.path, Err: unwrapPathError(err)}
+		return nil, nil, &AccessError{Op: "open", Path: s.path, Err: unwrapPathError(err)}
 	}
-	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, 0, &AccessError{Op: "stat", Path: s.path, Err: unwrapPathError(err)}
+		f.Close()
+		return nil, nil, &AccessError{Op: "stat", Path: s.path, Err: unwrapPathError(err)}
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, 0, &AccessError{Op: "open", Path: s.path, Err: errors.New("not a regular file")}
+		f.Close()
+		return nil, nil, &AccessError{Op: "open", Path: s.path, Err: errors.New("not a regular file")}
 	}
-	data, err := io.ReadAll(io.LimitReader(f, maxTokenFileSize+1))
-	if err != nil {
-		return nil, 0, &AccessError{Op: "read", Path: s.path, Err: unwrapPathError(err)}
-	}
-	return data, fi.Mode(), nil
+	return f, fi, nil
 }
 
 // decodeTokenFile parses a token file. Its errors describe the problem
@@ -371,12 +384,22 @@ func (s *Store) keepBadFile() error {
 
 const corruptInfix = ".corrupt-"
 
-// keepCopy writes data next to the token file as <path>.corrupt-<time>-<random>
-// unless a copy with the same content is already there, and returns the
-// copy's path. An empty file has nothing worth keeping: it returns "".
+// keepCopy keeps the token file's content next to it as
+// <path>.corrupt-<time>-<random>, unless a copy with the same content is
+// already there, and returns the copy's path. data is what read returned:
+// the whole file, or only its beginning when the file is larger than a
+// token file can be, in which case the file itself is copied, all of it.
+// An empty file has nothing worth keeping: it returns "".
 func (s *Store) keepCopy(data []byte) (string, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return "", nil
+	}
+	content := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+	if len(data) > maxTokenFileSize {
+		content = func() (io.ReadCloser, error) {
+			f, _, err := s.openFile()
+			return f, err
+		}
 	}
 	dir, base := filepath.Split(s.path)
 	if entries, err := os.ReadDir(dir); err == nil {
@@ -384,19 +407,23 @@ func (s *Store) keepCopy(data []byte) (string, error) {
 			if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), base+corruptInfix) {
 				continue
 			}
-			name := filepath.Join(dir, e.Name())
-			if old, err := os.ReadFile(name); err == nil && bytes.Equal(old, data) {
+			if name := filepath.Join(dir, e.Name()); sameContent(name, content) {
 				return name, nil
 			}
 		}
 	}
+	src, err := content()
+	if err != nil {
+		return "", err
+	}
+	defer src.Close()
 	stamp := time.Now().UTC().Format("20060102T150405Z")
 	f, err := os.CreateTemp(dir, base+corruptInfix+stamp+"-*")
 	if err != nil {
 		return "", unwrapPathError(err)
 	}
 	name := f.Name()
-	_, err = f.Write(data)
+	_, err = io.Copy(f, src)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -411,6 +438,37 @@ func (s *Store) keepCopy(data []byte) (string, error) {
 		return "", unwrapPathError(err)
 	}
 	return name, nil
+}
+
+// sameContent reports whether the file name holds what content returns.
+func sameContent(name string, content func() (io.ReadCloser, error)) bool {
+	a, err := os.Open(name)
+	if err != nil {
+		return false
+	}
+	defer a.Close()
+	b, err := content()
+	if err != nil {
+		return false
+	}
+	defer b.Close()
+	const chunk = 32 << 10
+	bufA, bufB := make([]byte, chunk), make([]byte, chunk)
+	for {
+		na, errA := io.ReadFull(a, bufA)
+		nb, errB := io.ReadFull(b, bufB)
+		if na != nb || !bytes.Equal(bufA[:na], bufB[:nb]) {
+			return false
+		}
+		doneA := errA == io.EOF || errA == io.ErrUnexpectedEOF
+		doneB := errB == io.EOF || errB == io.ErrUnexpectedEOF
+		switch {
+		case doneA && doneB:
+			return true
+		case doneA != doneB || errA != nil || errB != nil:
+			return false
+		}
+	}
 }
 
 const tempInfix = ".tmp-"

@@ -209,6 +209,7 @@ func TestFileStoreBadFiles(t *testing.T) {
 		{name: "truncated", content: validJSON(1)[:40], check: corrupt("invalid JSON", true), saveReplaces: true, wantBackup: true},
 		{name: "not JSON", content: "access_token=" + testAccessSecret, check: corrupt("invalid JSON", true), saveReplaces: true, wantBackup: true},
 		{name: "trailing garbage", content: validJSON(1) + testAccessSecret, check: corrupt("invalid JSON", true), saveReplaces: true, wantBackup: true},
+		{name: "larger than a token file", content: strings.Repeat("user data, not a token\n", 100_000), check: corrupt("larger than", true), saveReplaces: true, wantBackup: true},
 		{name: "JSON array", content: `["` + testAccessSecret + `"]`, check: corrupt("array", true), saveReplaces: true, wantBackup: true},
 		{name: "wrong field type", content: `{"version":1,"token":{"access_token":12345}}`, check: corrupt("access_token", true), saveReplaces: true, wantBackup: true},
 		{name: "bad expiry quotes no secret", content: `{"version":1,"token":{"access_token":"a","expiry":"` + testAccessSecret + `"}}`, check: corrupt("invalid field value", true), saveReplaces: true, wantBackup: true},
@@ -741,4 +742,21 @@ func BenchmarkFileStoreLock(b *testing.B) {
 		}
 		unlock()
 	}
+}
+
+// Two large files that differ only past the part Load reads are two
+// contents: each gets its own copy, whole.
+func TestLargeBadFilesDifferingLateAreBothKept(t *testing.T) {
+	s := newTestFileStore(t)
+	head := strings.Repeat("x", 2<<20)
+	for _, tail := range []string{"first", "second"} {
+		require.NoError(t, os.WriteFile(s.Path(), []byte(head+tail), 0o600))
+		_, err := s.Load(t.Context())
+		var ce *CorruptError
+		require.ErrorAs(t, err, &ce)
+		kept, err := os.ReadFile(ce.Backup)
+		require.NoError(t, err)
+		assert.True(t, string(kept) == head+tail, "the copy of the %s file is whole", tail)
+	}
+	assert.Len(t, backups(t, s), 2)
 }

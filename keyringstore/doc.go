@@ -83,5 +83,7 @@
 // operation's context; each operation uses a private connection that it
 // closes. The calls go-keyring makes on macOS and Windows take no context:
 // an operation stops waiting for them when its context ends, and they
-// finish in the background.
+// finish in the background; the Store's lock is released only once such a
+// write has finished, so that it cannot overwrite a token another process
+// saved after it.
 package keyringstore

@@ -5,6 +5,7 @@ package keyringstore
 import (
 	"context"
 	"errors"
+	"sync"
 
 	"github.com/zalando/go-keyring"
 )
@@ -12,11 +13,22 @@ import (
 // goKeyring is the platform's keychain as go-keyring reaches it. Its calls
 // take no context: each runs on a goroutine of its own that the caller
 // stops waiting for when its context ends; the call itself finishes in the
-// background and its result is dropped.
+// background and its result is dropped. A write still running so (the
+// security tool waiting on a prompt, say) could land after another
+// process saved a newer token: the Store's lock is therefore released only
+// once no write of this keychain runs (settle).
 type goKeyring struct {
 	service  string
 	classify func(error) error // the platform's own errors
+	writes   *sync.WaitGroup   // the set and remove calls running
 }
+
+func newGoKeyring(service string, classify func(error) error) goKeyring {
+	return goKeyring{service: service, classify: classify, writes: new(sync.WaitGroup)}
+}
+
+// settle blocks until no write of k runs.
+func (k goKeyring) settle() { k.writes.Wait() }
 
 var _ keychainSession = goKeyring{}
 
@@ -33,12 +45,11 @@ func (k goKeyring) get(ctx context.Context, user string) (string, error) {
 }
 
 func (k goKeyring) set(ctx context.Context, user, label, value string) error {
-	_, err := await(ctx, func() (struct{}, error) { return struct{}{}, keyring.Set(k.service, user, value) })
-	return k.mapError(err)
+	return k.mapError(k.write(ctx, func() error { return keyring.Set(k.service, user, value) }))
 }
 
 func (k goKeyring) remove(ctx context.Context, user string) error {
-	_, err := await(ctx, func() (struct{}, error) { return struct{}{}, keyring.Delete(k.service, user) })
+	err := k.write(ctx, func() error { return keyring.Delete(k.service, user) })
 	if err = k.mapError(err); errors.Is(err, errNotFound) {
 		return nil
 	}
@@ -59,6 +70,20 @@ func (k goKeyring) mapError(err error) error {
 		return errors.New("the keychain refused an entry as too large")
 	}
 	return k.classify(err)
+}
+
+// write runs f, a write, as await does, counted in k.writes until f
+// returns.
+func (k goKeyring) write(ctx context.Context, f func() error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	k.writes.Add(1)
+	_, err := await(ctx, func() (struct{}, error) {
+		defer k.writes.Done()
+		return struct{}{}, f()
+	})
+	return err
 }
 
 // await runs f on a goroutine of its own and returns its result, or ctx's

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -64,4 +65,44 @@ func TestFileName(t *testing.T) {
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, fileName(tt.in), "file name for %q", tt.in)
 	}
+}
+
+// settlingKeychain is a keychain with a write still running in the
+// background until release is closed, as a go-keyring call the Store
+// stopped waiting for.
+type settlingKeychain struct {
+	*fakeKeychain
+	release chan struct{}
+}
+
+func (k settlingKeychain) settle() { <-k.release }
+
+// On macOS and Windows a keychain write the Store stopped waiting for may
+// still land: the lock stays held until it has, so that it cannot
+// overwrite the token of the next holder.
+func TestLockIsReleasedOnceAbandonedWritesEnd(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		kc := settlingKeychain{newFakeKeychain("mycli", secretServiceEntryLimit), make(chan struct{})}
+		s := kc.store(t, Config{})
+		s.kc = kc
+		unlock, err := s.Lock(t.Context())
+		require.NoError(t, err)
+		unlock()
+		unlock() // harmless
+		next := make(chan struct{})
+		go func() {
+			defer close(next)
+			u, err := s.Lock(t.Context())
+			assert.NoError(t, err)
+			u()
+		}()
+		synctest.Wait()
+		select {
+		case <-next:
+			t.Fatal("the lock was released while a write still ran")
+		default:
+		}
+		close(kc.release)
+		<-next
+	})
 }

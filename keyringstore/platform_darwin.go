@@ -9,7 +9,7 @@ import (
 // platformKeychain returns the macOS keychain, through go-keyring and the
 // security tool.
 func platformKeychain(service string) (keychain, limitFunc) {
-	return goKeyring{service: service, classify: classifyMacKeychain}, macKeychainEntryLimit
+	return newGoKeyring(service, classifyMacKeychain), macKeychainEntryLimit
 }
 
 // securityInteractionNotAllowed is the exit status of the security tool

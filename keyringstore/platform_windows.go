@@ -8,7 +8,7 @@ import (
 // platformKeychain returns the Windows Credential Manager, through
 // go-keyring.
 func platformKeychain(service string) (keychain, limitFunc) {
-	return goKeyring{service: service, classify: classifyWinCred}, winCredEntryLimit
+	return newGoKeyring(service, classifyWinCred), winCredEntryLimit
 }
 
 // errorNoSuchLogonSession is what the Credential Manager returns to a

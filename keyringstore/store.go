@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/d5c4ca72/authtransport"
 )
@@ -194,12 +195,34 @@ func (s *Store) Save(ctx context.Context, tok *authtransport.Token) error {
 // lock is an exclusive lock on the file at Config.LockPath, held across
 // processes and released by the operating system if the holder dies; it
 // also excludes the goroutines of one process from each other. unlock
-// releases it; calling it more than once is harmless. Lock does not
+// releases it; calling it more than once is harmless. On macOS and
+// Windows the release waits, in the background, until no keychain write
+// that an operation stopped waiting for is still running, so that such a
+// write cannot land after another holder saved a newer token. Lock does not
 // contact the keychain, and it is the same lock whether or not the
 // operations fall back.
 func (s *Store) Lock(ctx context.Context) (unlock func(), err error) {
-	return s.lock.lock(ctx)
+	release, err := s.lock.lock(ctx)
+	st, ok := s.kc.(settler)
+	if err != nil || !ok {
+		return release, err
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			// A write the Store stopped waiting for may still land:
+			// the lock is the holder's until it has.
+			go func() {
+				st.settle()
+				release()
+			}()
+		})
+	}, nil
 }
+
+// settler is a keychain whose writes may go on after the operation that
+// made them returned: settle blocks until none runs.
+type settler interface{ settle() }
 
 func (s *Store) load(ctx context.Context) (*authtransport.Token, error) {
 	const op = "load token"
