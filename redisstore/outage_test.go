@@ -3,7 +3,6 @@ package redisstore_test
 import (
 	"context"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -59,8 +58,8 @@ func TestTransportSurvivesRedisOutage(t *testing.T) {
 		},
 		{
 			name:   "paused (SIGSTOP) and resumed",
-			stop:   func(r *redisServer) error { return r.signal(syscall.SIGSTOP) },
-			resume: func(r *redisServer) error { return r.signal(syscall.SIGCONT) },
+			stop:   (*redisServer).pause,
+			resume: (*redisServer).resume,
 		},
 		{
 			name:          "stopped and restarted, AllowUnlockedRefresh",

@@ -164,7 +164,7 @@ func (r *redisServer) shutdownSave() error {
 
 // stop ends the server without saving.
 func (r *redisServer) stop() error {
-	_ = r.signal(syscall.SIGCONT) // a paused server cannot exit
+	_ = r.resume() // a paused server cannot exit
 	if err := r.signal(syscall.SIGTERM); err != nil {
 		return err
 	}
