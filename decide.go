@@ -181,6 +181,7 @@ const (
 	flightRefresh flightKind = iota // reread, adopt or refresh
 	flightCheck                     // reread the store, adopt a new token, nothing more
 	flightAhead                     // refresh before the token is due; callers do not wait
+	flightLogout                    // Transport.Logout: callers wait, then find no token
 )
 
 // outcome is what a flight does with what it loaded.

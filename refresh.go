@@ -284,6 +284,11 @@ func (t *Transport) land(f *flight) {
 		// they are called): the callers get a transient failure.
 		t.failed(f, t.cur.Load().tokOrNil(), &RefreshError{Err: panicError("refresh", v)}, nil)
 	}
+	t.landed(f)
+}
+
+// landed is the end of every flight, a logout's too.
+func (t *Transport) landed(f *flight) {
 	t.mu.Lock()
 	t.flight.CompareAndSwap(f, nil)
 	if tr := t.trouble; tr != nil && tr.store.n == 0 && tr.early.over(time.Now()) {

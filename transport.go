@@ -522,39 +522,36 @@ func (t *Transport) Forget() {
 // Logout removes the stored token, under the store's lock when it is a
 // [LockingStore] (so that a refresh in progress in another process cannot
 // save a new one after it), and drops what t holds in memory, unsaved
-// tokens included; a refresh or login running meanwhile neither saves nor
-// uses its token. Every process sharing the Store is logged out. Logout
-// does not revoke the token at the authorization server.
+// tokens included. From the moment it is called no request starts with the
+// token: requests arriving meanwhile wait for it to end and then find no
+// token; a refresh or login running meanwhile neither saves nor uses its
+// token. Every process sharing the Store is logged out. Logout does not
+// revoke the token at the authorization server.
 func (t *Transport) Logout(ctx context.Context) error {
 	store := t.store()
 	if store == nil { // only static credentials
 		return nil
 	}
+	// Logout is a flight of its own, so that nothing refreshes from the
+	// token it removes while it waits for the store's lock.
+	f := &flight{kind: flightLogout, done: make(chan struct{})}
 	t.mu.Lock()
-	if f := t.flight.Load(); f != nil {
-		f.loggedOut.Store(true)
+	if prev := t.flight.Load(); prev != nil {
+		prev.loggedOut.Store(true)
 	}
-	t.mu.Unlock()
-	var err error
-	func() {
-		if ls, ok := store.(LockingStore); ok {
-			unlock, lerr := t.lock(ctx, ls)
-			if lerr != nil {
-				err = lerr
-				return
-			}
-			defer unlock()
-		}
-		err = saveOnce(ctx, store, nil)
-	}()
-	t.mu.Lock()
-	if f := t.flight.Load(); f != nil {
-		f.loggedOut.Store(true)
-	}
+	t.flight.Store(f)
 	t.cur.Store(nil)
 	t.trouble = nil
 	t.mu.Unlock()
-	return err
+	defer t.landed(f)
+	if ls, ok := store.(LockingStore); ok {
+		unlock, err := t.lock(ctx, ls)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
+	return saveOnce(ctx, store, nil)
 }
 
 // CloseIdleConnections calls CloseIdleConnections on Base if it has one.

@@ -29,7 +29,7 @@ func newStubBase() *stubBase {
 	return &stubBase{resp: http.Response{StatusCode: http.StatusOK, Body: http.NoBody}}
 }
 
-func benchRequest(b *testing.B) *http.Request {
+func benchRequest(b testing.TB) *http.Request {
 	req, err := http.NewRequest(http.MethodGet, "https://api.example/v1/things", nil)
 	if err != nil {
 		b.Fatal(err)

@@ -1,0 +1,179 @@
+package authtransport_test
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+	"testing/synctest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/d5c4ca72/authtransport"
+)
+
+// gatedRefresher answers each refresh of a refresh token with the next of
+// its answers, after gate lets it go; an empty answer refuses the grant.
+// Without a refresh token it asks for a login at once, as
+// NewOAuth2Refresher does.
+type gatedRefresher struct {
+	api     *api
+	gate    chan struct{}
+	mu      sync.Mutex
+	answers []string // access tokens; "" refuses
+	calls   int
+}
+
+func (r *gatedRefresher) Refresh(ctx context.Context, old *authtransport.Token) (*authtransport.Token, error) {
+	if old == nil || old.RefreshToken == "" {
+		return nil, &authtransport.LoginRequiredError{Reason: authtransport.ReasonNoToken}
+	}
+	select {
+	case <-r.gate:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	r.mu.Lock()
+	at := r.answers[min(r.calls, len(r.answers)-1)]
+	r.calls++
+	r.mu.Unlock()
+	if at == "" {
+		return nil, &authtransport.LoginRequiredError{Reason: authtransport.ReasonRefreshRejected}
+	}
+	r.api.accept(at, true)
+	return valid(at), nil
+}
+
+func (r *gatedRefresher) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.calls
+}
+
+// Logout drops the token the Transport holds in memory, not only the
+// stored one: the next request does not send it, though it is still valid,
+// and asks for a login. With a store that has a lock and with one that has
+// none.
+func TestLogoutDropsTheTokenInMemory(t *testing.T) {
+	stores := map[string]func() authtransport.Store{
+		"MemoryStore": func() authtransport.Store { return authtransport.NewMemoryStore(valid("at")) },
+		"no lock":     func() authtransport.Store { return &plainStore{tok: valid("at")} },
+	}
+	for name, newStore := range stores {
+		t.Run(name, func(t *testing.T) {
+			a := newAPI("at")
+			store := newStore()
+			r := &gatedRefresher{api: a, gate: make(chan struct{}), answers: []string{"new"}}
+			close(r.gate)
+			tr := &authtransport.Transport{Base: a, Store: store, Refresher: r}
+			c := &http.Client{Transport: tr}
+			_, err := get(t, c, context.Background())
+			require.NoError(t, err, "the request before Logout")
+			require.NoError(t, tr.Logout(context.Background()))
+
+			_, err = get(t, c, context.Background())
+			var lr *authtransport.LoginRequiredError
+			require.ErrorAs(t, err, &lr, "after Logout a request asks for a login")
+			assert.Equal(t, authtransport.ReasonNoToken, lr.Reason)
+			assert.Equal(t, []string{"Bearer at"}, a.requests(), "the token is not sent after Logout")
+			_, err = tr.Token(context.Background())
+			assert.ErrorAs(t, err, &lr, "Token after Logout")
+			_, err = store.Load(context.Background())
+			assert.ErrorIs(t, err, authtransport.ErrNoToken, "the stored token is removed")
+		})
+	}
+}
+
+// A refresh running when Logout is called neither saves its token nor
+// lets the request that waits for it use it. With a LockingStore, Logout
+// waits for the refresh's lock; without one it does not wait.
+func TestLogoutDuringRefreshSavesNothing(t *testing.T) {
+	stores := map[string]func() authtransport.Store{
+		"MemoryStore": func() authtransport.Store { return authtransport.NewMemoryStore(expired()) },
+		"no lock":     func() authtransport.Store { return &plainStore{tok: expired()} },
+	}
+	for name, newStore := range stores {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				a := newAPI()
+				r := &gatedRefresher{api: a, gate: make(chan struct{}), answers: []string{"new"}}
+				store := newStore()
+				tr := &authtransport.Transport{Base: a, Store: store, Refresher: r}
+				c := &http.Client{Transport: tr}
+				var wg sync.WaitGroup
+				var reqErr error
+				wg.Go(func() { _, reqErr = get(t, c, context.Background()) })
+				synctest.Wait() // the refresh waits at the gate
+				var logoutErr error
+				wg.Go(func() { logoutErr = tr.Logout(context.Background()) })
+				synctest.Wait() // Logout is done, or waits for the refresh's lock
+				close(r.gate)
+				wg.Wait()
+
+				require.NoError(t, logoutErr)
+				var lr *authtransport.LoginRequiredError
+				assert.ErrorAs(t, reqErr, &lr, "the waiting request asks for a login")
+				assert.Empty(t, a.requests(), "the refreshed token is not used")
+				_, err := store.Load(context.Background())
+				assert.ErrorIs(t, err, authtransport.ErrNoToken, "nothing is saved")
+				_, err = get(t, c, context.Background())
+				assert.ErrorAs(t, err, &lr, "the next request asks for a login too")
+				assert.Empty(t, a.requests(), "and sends nothing")
+			})
+		})
+	}
+}
+
+// A refresh that fails after Forget was called is not recorded: the
+// request that waited for it tries the Refresher again at once instead of
+// failing with it. Without Forget the failure stands, and the next request
+// meets it during its backoff (the control).
+func TestForgetDuringRefreshDropsItsFailure(t *testing.T) {
+	for _, forget := range []bool{true, false} {
+		synctest.Test(t, func(t *testing.T) {
+			a := newAPI()
+			r := &gatedRefresher{api: a, gate: make(chan struct{}), answers: []string{"", "new"}}
+			tr := &authtransport.Transport{Base: a, Store: authtransport.NewMemoryStore(expired()), Refresher: r}
+			c := &http.Client{Transport: tr}
+			var wg sync.WaitGroup
+			var first error
+			wg.Go(func() { _, first = get(t, c, context.Background()) })
+			synctest.Wait()
+			if forget {
+				tr.Forget()
+			}
+			close(r.gate)
+			wg.Wait()
+			var lr *authtransport.LoginRequiredError
+			if forget {
+				assert.NoError(t, first, "after Forget the refused refresh is not held against the request")
+				assert.Equal(t, 2, r.count(), "the Refresher is asked again")
+				return
+			}
+			require.ErrorAs(t, first, &lr, "the refused refresh")
+			_, err := get(t, c, context.Background())
+			assert.ErrorAs(t, err, &lr, "the refused refresh is remembered")
+			assert.Equal(t, 1, r.count(), "the Refresher is not asked again during the backoff")
+		})
+	}
+}
+
+// Forget drops the token held in memory: the next request loads the
+// store again and uses what another process (or the user) put there.
+func TestForgetLoadsTheStoreAgain(t *testing.T) {
+	a := newAPI("at", "other")
+	store := &plainStore{tok: valid("at")}
+	tr := &authtransport.Transport{Base: a, Store: store}
+	c := &http.Client{Transport: tr}
+	_, err := get(t, c, context.Background())
+	require.NoError(t, err)
+	require.NoError(t, store.Save(context.Background(), valid("other")))
+	_, err = get(t, c, context.Background())
+	require.NoError(t, err)
+	tr.Forget()
+	_, err = get(t, c, context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, []string{"Bearer at", "Bearer at", "Bearer other"}, a.requests(),
+		"a valid token in memory is used until Forget; then the store's")
+}
