@@ -145,6 +145,29 @@ func TestEachEventIsReportedWithItsFields(t *testing.T) {
 			want: []ev{started, succeeded, {Kind: authtransport.EventSaveFailed, Err: errSome}},
 		},
 		{
+			name: "rejections summed up: no challenge, or only another scheme's",
+			run: func(t *testing.T, tr *authtransport.Transport, a *api, c *http.Client) {
+				n := 0
+				tr.Base = roundTripFunc(func(req *http.Request) (*http.Response, error) {
+					n++
+					switch n {
+					case 1:
+						return respond(req, http.StatusUnauthorized, ""), nil
+					case 3:
+						return respond(req, http.StatusUnauthorized, `Basic realm="api"`), nil
+					}
+					return respond(req, http.StatusOK, ""), nil
+				})
+				tr.Store = authtransport.NewMemoryStore(valid("good"))
+				tr.Basic = &authtransport.Basic{Username: "user", Password: "password"}
+				mustGet(t, c, "https://api.example/v1")
+				mustGet(t, c, "https://api.example/v1")
+			},
+			want: []ev{{Kind: authtransport.EventTokenAdopted},
+				{Kind: authtransport.EventRequestRejected, Status: http.StatusUnauthorized, Detail: "no challenge"}, started, succeeded, {Kind: authtransport.EventResent, Detail: "refreshed"},
+				{Kind: authtransport.EventRequestRejected, Status: http.StatusUnauthorized, Detail: "Basic"}, {Kind: authtransport.EventResent, Detail: "scheme"}},
+		},
+		{
 			name: "a login",
 			run: func(t *testing.T, tr *authtransport.Transport, a *api, c *http.Client) {
 				tr.Store, tr.Refresher = authtransport.NewMemoryStore(nil), nil

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -359,4 +360,82 @@ func TestRequestWithoutURL(t *testing.T) {
 	resp.Body.Close()
 	assert.Same(t, req, got, "the caller's request, untouched")
 	assert.Empty(t, got.Header.Get("Authorization"))
+}
+
+// A chain of redirects within the first request's origin keeps the token
+// at every hop, the origin spelled with or without its default port.
+func TestLongSameOriginRedirectChainKeepsTheToken(t *testing.T) {
+	var seen []string
+	base := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		seen = append(seen, req.URL.Path+" "+req.Header.Get("Authorization"))
+		hop, err := strconv.Atoi(strings.TrimPrefix(req.URL.Path, "/"))
+		if err == nil && hop < 5 {
+			next := fmt.Sprintf("https://api.example/%d", hop+1)
+			if hop%2 == 1 {
+				next = fmt.Sprintf("https://api.example:443/%d", hop+1)
+			}
+			return &http.Response{StatusCode: http.StatusFound, Header: http.Header{"Location": {next}}, Body: http.NoBody, Request: req}, nil
+		}
+		return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: http.NoBody, Request: req}, nil
+	})
+	c := &http.Client{Transport: &authtransport.Transport{Base: base, Store: authtransport.NewMemoryStore(valid("tok"))}}
+	resp, err := c.Get("https://api.example:443/0")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, []string{"/0 Bearer tok", "/1 Bearer tok", "/2 Bearer tok", "/3 Bearer tok", "/4 Bearer tok", "/5 Bearer tok"}, seen)
+}
+
+// A request whose Response (the redirect that led to it) has no Request,
+// as a hand-made request may have, carries nothing: its first request is
+// unknown.
+func TestRedirectResponseWithoutRequestGetsNoToken(t *testing.T) {
+	var got string
+	base := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		got = req.Header.Get("Authorization")
+		return respond(req, http.StatusOK, ""), nil
+	})
+	tr := &authtransport.Transport{Base: base, Store: authtransport.NewMemoryStore(valid("tok"))}
+	req, err := http.NewRequest(http.MethodGet, "https://api.example/next", nil)
+	require.NoError(t, err)
+	req.Response = &http.Response{StatusCode: http.StatusFound}
+	resp, err := tr.RoundTrip(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Empty(t, got)
+}
+
+// Fields whose names are as long as "Authorization" (Cache-Control) are
+// not taken for the caller's own Authorization.
+func TestOtherFieldsAreNotTheCallersAuthorization(t *testing.T) {
+	var got string
+	base := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		got = req.Header.Get("Authorization")
+		return respond(req, http.StatusOK, ""), nil
+	})
+	tr := &authtransport.Transport{Base: base, Store: authtransport.NewMemoryStore(valid("tok"))}
+	req, err := http.NewRequest(http.MethodGet, "https://api.example/x", nil)
+	require.NoError(t, err)
+	req.Header.Set("Cache-Control", "no-cache")
+	req.Header["authorisation"] = []string{"not the name"}
+	resp, err := tr.RoundTrip(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, "Bearer tok", got)
+}
+
+// A port in Origins is a decimal number, leading zeros included (as in the
+// request's URL): "08080" is a valid entry, and matches its own spelling.
+func TestOriginPortsAreDecimal(t *testing.T) {
+	var got string
+	base := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		got = req.Header.Get("Authorization")
+		return respond(req, http.StatusOK, ""), nil
+	})
+	tr := &authtransport.Transport{Base: base, Store: authtransport.NewMemoryStore(valid("tok")), Origins: []string{"https://api.example:08080"}}
+	req, err := http.NewRequest(http.MethodGet, "https://api.example:08080/x", nil)
+	require.NoError(t, err)
+	resp, err := tr.RoundTrip(req)
+	require.NoError(t, err, "a port with a leading zero is valid")
+	resp.Body.Close()
+	assert.Equal(t, "Bearer tok", got)
 }

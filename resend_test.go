@@ -202,3 +202,37 @@ func TestSchemeSwitchBackToTheToken(t *testing.T) {
 		assert.Equal(t, int32(1), bodies[0].closes.Load(), "the 401's body is closed")
 	}
 }
+
+// The answer to a resend is judged like the first: a 403 asking for more
+// scope after a refresh and resend is a *LoginRequiredError for the scope,
+// and a 401 without a challenge after it one for the rejection after
+// refresh.
+func TestAnswerToAResendIsJudged(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		status    int
+		challenge string
+		reason    authtransport.Reason
+	}{
+		{"403 insufficient_scope", http.StatusForbidden, `Bearer error="insufficient_scope", scope="admin"`, authtransport.ReasonInsufficientScope},
+		{"401 without a challenge", http.StatusUnauthorized, "", authtransport.ReasonRejectedAfterRefresh},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := 0
+			base := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+				n++
+				if n == 1 {
+					return respond(req, http.StatusUnauthorized, `Bearer error="invalid_token"`), nil
+				}
+				return respond(req, tc.status, tc.challenge), nil
+			})
+			tr := &authtransport.Transport{Base: base, Store: authtransport.NewMemoryStore(valid("b")), Refresher: &countingRefresher{}}
+			_, err := (&http.Client{Transport: tr}).Get("https://api.example/x")
+			var lr *authtransport.LoginRequiredError
+			require.ErrorAs(t, err, &lr)
+			assert.Equal(t, tc.reason, lr.Reason)
+			assert.Equal(t, tc.status, lr.StatusCode)
+			assert.Equal(t, 2, n, "one resend")
+		})
+	}
+}
