@@ -180,7 +180,9 @@ func TestEachEventIsReportedWithItsFields(t *testing.T) {
 			name: "a login after a rejection, failed",
 			run: func(t *testing.T, tr *authtransport.Transport, a *api, c *http.Client) {
 				tr.Store, tr.Refresher = authtransport.NewMemoryStore(valid("revoked")), nil
-				tr.Login = func(context.Context) (*authtransport.Token, error) { return nil, errors.New("the user closed the browser") }
+				tr.Login = func(context.Context) (*authtransport.Token, error) {
+					return nil, errors.New("the user closed the browser")
+				}
 				_, err := c.Get("https://api.example/v1")
 				var lr *authtransport.LoginRequiredError
 				assert.ErrorAs(t, err, &lr)
