@@ -90,3 +90,21 @@ func TestTokenType(t *testing.T) {
 		assert.Equal(t, want, tok.Type(), "TokenType %q", in)
 	}
 }
+
+// String names the type, says which secrets are present without showing
+// them, and gives the expiry and scope when they are set.
+func TestTokenString(t *testing.T) {
+	exp := time.Date(2026, 12, 2, 10, 30, 0, 0, time.UTC)
+	tests := []struct {
+		tok  authtransport.Token
+		want string
+	}{
+		{authtransport.Token{}, "Token{Type:Bearer AccessToken: RefreshToken:}"},
+		{authtransport.Token{AccessToken: "at-SECRET", TokenType: "DPoP"}, "Token{Type:DPoP AccessToken:REDACTED RefreshToken:}"},
+		{authtransport.Token{AccessToken: "at-SECRET", RefreshToken: "rt-SECRET", Expiry: exp, Scope: "read write"},
+			"Token{Type:Bearer AccessToken:REDACTED RefreshToken:REDACTED Expiry:2026-12-02T10:30:00Z Scope:read write}"},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, tt.tok.String())
+	}
+}
