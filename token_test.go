@@ -108,3 +108,27 @@ func TestTokenString(t *testing.T) {
 		assert.Equal(t, tt.want, tt.tok.String())
 	}
 }
+
+// A Token logged through slog shows its type, which secrets it has (never
+// them), and its expiry and scope when set.
+func TestTokenLogValue(t *testing.T) {
+	exp := time.Date(2026, 12, 2, 10, 30, 0, 0, time.UTC)
+	tests := []struct {
+		tok  authtransport.Token
+		want string
+	}{
+		{authtransport.Token{}, `{"tok":{"type":"Bearer","access_token":"","refresh_token":""}}`},
+		{authtransport.Token{AccessToken: "at-SECRET", RefreshToken: "rt-SECRET", Expiry: exp, Scope: "read"},
+			`{"tok":{"type":"Bearer","access_token":"REDACTED","refresh_token":"REDACTED","expiry":"2026-12-02T10:30:00Z","scope":"read"}}`},
+	}
+	for _, tt := range tests {
+		var buf bytes.Buffer
+		slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey || a.Key == slog.LevelKey || a.Key == slog.MessageKey {
+				return slog.Attr{}
+			}
+			return a
+		}})).Info("", "tok", tt.tok)
+		assert.JSONEq(t, tt.want, buf.String())
+	}
+}
