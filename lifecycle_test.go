@@ -177,3 +177,39 @@ func TestForgetLoadsTheStoreAgain(t *testing.T) {
 	assert.Equal(t, []string{"Bearer at", "Bearer at", "Bearer other"}, a.requests(),
 		"a valid token in memory is used until Forget; then the store's")
 }
+
+// A caller waits for at most three flights: when each new token is
+// rejected by another request before this caller could use it, it gets a
+// *RefreshError after the third, instead of waiting on. Each rejection is
+// made from the event of the refresh's success, before the flight lands.
+func TestCallerWaitsForAtMostThreeFlights(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := newAPI() // accepts no token
+		r := &countingRefresher{}
+		var tr *authtransport.Transport
+		spawned := 0
+		tr = &authtransport.Transport{Base: a, Store: authtransport.NewMemoryStore(expired()), Refresher: r, DisableRefreshAhead: true,
+			OnEvent: func(ev authtransport.Event) {
+				if ev.Kind != authtransport.EventRefreshSucceeded || spawned == 10 {
+					return
+				}
+				spawned++
+				// Another request carries the new token and has it rejected;
+				// it then waits for the flight, until it is cancelled.
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					_, _ = get(t, &http.Client{Transport: tr}, ctx)
+				}()
+				synctest.Wait()
+				cancel()
+				<-done
+			}}
+		_, err := tr.Token(context.Background())
+		var re *authtransport.RefreshError
+		require.ErrorAs(t, err, &re)
+		assert.Contains(t, err.Error(), "rejected before it could be used")
+		assert.Equal(t, int32(3), r.calls.Load(), "three flights, each with a refresh")
+	})
+}
