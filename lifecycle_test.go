@@ -2,10 +2,13 @@ package authtransport_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -211,5 +214,49 @@ func TestCallerWaitsForAtMostThreeFlights(t *testing.T) {
 		require.ErrorAs(t, err, &re)
 		assert.Contains(t, err.Error(), "rejected before it could be used")
 		assert.Equal(t, int32(3), r.calls.Load(), "three flights, each with a refresh")
+	})
+}
+
+// A token that is due already when its refresh ends (the Refresher took
+// longer than the token's margin) is used by the requests that waited for
+// it, once, and not refreshed again at once.
+func TestTokenDueOnArrivalIsUsedOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := newAPI()
+		var calls int
+		ref := authtransport.RefresherFunc(func(context.Context, *authtransport.Token) (*authtransport.Token, error) {
+			calls++
+			at := fmt.Sprintf("at%d", calls)
+			a.accept(at, true)
+			// Obtained a minute ago, valid for ten more seconds: due.
+			return &authtransport.Token{AccessToken: at, RefreshToken: "rt", Expiry: time.Now().Add(10 * time.Second), ObtainedAt: time.Now().Add(-time.Minute)}, nil
+		})
+		tr := &authtransport.Transport{Base: a, Store: authtransport.NewMemoryStore(expired()), Refresher: ref, DisableRefreshAhead: true}
+		_, err := get(t, &http.Client{Transport: tr}, context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, 1, calls, "one refresh")
+		assert.Equal(t, []string{"Bearer at1"}, a.requests())
+	})
+}
+
+// A caller waits for a Store or Refresher that ignores its context at most
+// three refresh budgets and a second (the lock wait, the load, the refresh
+// and save), then gets a *RefreshError.
+func TestWaitersGiveUpAfterThreeBudgets(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		ref := authtransport.RefresherFunc(func(context.Context, *authtransport.Token) (*authtransport.Token, error) {
+			<-release // ignores its context
+			return nil, errors.New("too late")
+		})
+		tr := &authtransport.Transport{Base: newAPI(), Store: authtransport.NewMemoryStore(expired()), Refresher: ref, RefreshTimeout: 10 * time.Second}
+		start := time.Now()
+		_, err := tr.Token(context.Background())
+		waited := time.Since(start)
+		var re *authtransport.RefreshError
+		require.ErrorAs(t, err, &re)
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Equal(t, 31*time.Second, waited, "3 × RefreshTimeout + 1 s")
+		close(release)
 	})
 }
