@@ -3,9 +3,12 @@ package authtransport_test
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
+	"testing/synctest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -235,4 +238,59 @@ func TestAnswerToAResendIsJudged(t *testing.T) {
 			assert.Equal(t, 2, n, "one resend")
 		})
 	}
+}
+
+// A refused DPoP proof is recorded against the token the refused request
+// carried, not against whatever token is current when its answer arrives:
+// when another request has replaced the token meanwhile, the new token's
+// own refused proof still gets its refresh.
+func TestRefusedProofIsRecordedForItsOwnToken(t *testing.T) {
+	es, _, _ := dpopKeys(t)
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		var mu sync.Mutex
+		seen := map[string]int{}
+		base := &dpopBase{answer: func(_ int, req *http.Request) *http.Response {
+			auth := req.Header.Get("Authorization")
+			mu.Lock()
+			seen[auth]++
+			n := seen[auth]
+			mu.Unlock()
+			invalidToken := dpopAnswer(req, http.StatusUnauthorized, "WWW-Authenticate", `DPoP algs="ES256", error="invalid_token"`)
+			badProof := dpopAnswer(req, http.StatusUnauthorized, "WWW-Authenticate", `DPoP algs="ES256", error="invalid_dpop_proof"`)
+			switch {
+			case auth == "DPoP d2" && n == 1: // the first request's resend, answered late
+				<-release
+				return badProof
+			case auth == "DPoP d3" && n == 2: // the third request
+				return badProof
+			case auth == "DPoP d3", auth == "DPoP d4":
+				return dpopAnswer(req, http.StatusOK)
+			}
+			return invalidToken
+		}}
+		calls := 1
+		ref := authtransport.RefresherFunc(func(context.Context, *authtransport.Token) (*authtransport.Token, error) {
+			calls++
+			return dpopToken(fmt.Sprintf("d%d", calls)), nil
+		})
+		tr := &authtransport.Transport{Base: base, Store: authtransport.NewMemoryStore(dpopToken("d1")), Refresher: ref, DPoP: newTestDPoP(t, es)}
+		c := &http.Client{Transport: tr}
+		var wg sync.WaitGroup
+		var first *http.Response
+		wg.Go(func() { first, _ = get(t, c, context.Background()) }) // d1 refused, d2 sent, its answer held
+		synctest.Wait()
+		second, err := get(t, c, context.Background()) // d2 refused, d3 obtained and accepted
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusOK, second.StatusCode)
+		close(release) // the proof sent with d2 is refused
+		wg.Wait()
+		require.NotNil(t, first)
+		assert.Equal(t, http.StatusUnauthorized, first.StatusCode, "a fresh token's refused proof is answered with the response")
+
+		third, err := get(t, c, context.Background()) // d3's proof refused: not held against it
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusOK, third.StatusCode, "d3's refused proof is refreshed")
+		assert.Equal(t, 4, calls, "d2, d3 and d4 were obtained")
+	})
 }
