@@ -40,6 +40,13 @@ func (l *eventLog) got() []authtransport.Event {
 
 var errSome = errors.New("an error")
 
+// failingLockStore is a LockingStore whose lock cannot be taken.
+type failingLockStore struct{ *authtransport.MemoryStore }
+
+var errLockBroken = errors.New("lock broken")
+
+func (s *failingLockStore) Lock(context.Context) (func(), error) { return nil, errLockBroken }
+
 // Each kind of event is reported, once, with the fields its documentation
 // lists (status, detail, reason, an error), in the order things happen.
 func TestEachEventIsReportedWithItsFields(t *testing.T) {
@@ -131,6 +138,17 @@ func TestEachEventIsReportedWithItsFields(t *testing.T) {
 				tr.Store = st
 				_, err := c.Get("https://api.example/v1")
 				assert.Error(t, err)
+			},
+			want: []ev{{Kind: authtransport.EventStoreFailed, Err: errSome}},
+		},
+		{
+			name: "a store that cannot be locked",
+			run: func(t *testing.T, tr *authtransport.Transport, a *api, c *http.Client) {
+				tr.Store = &failingLockStore{MemoryStore: authtransport.NewMemoryStore(expired())}
+				_, err := c.Get("https://api.example/v1")
+				var re *authtransport.RefreshError
+				assert.ErrorAs(t, err, &re)
+				assert.ErrorIs(t, err, errLockBroken, "the request's error is the lock's")
 			},
 			want: []ev{{Kind: authtransport.EventStoreFailed, Err: errSome}},
 		},
