@@ -260,3 +260,38 @@ func TestWaitersGiveUpAfterThreeBudgets(t *testing.T) {
 		close(release)
 	})
 }
+
+// A store that recovers starts its backoff over: after a failure, a
+// success and a second failure, the store is tried again one second later,
+// not two.
+func TestStoreBackoffStartsOverAfterARecovery(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := newAPI()
+		ref := authtransport.RefresherFunc(func(context.Context, *authtransport.Token) (*authtransport.Token, error) {
+			at := fmt.Sprintf("at-%d", time.Now().Unix())
+			a.accept(at, true)
+			return &authtransport.Token{AccessToken: at, RefreshToken: "rt", Expiry: time.Now().Add(2 * time.Second)}, nil
+		})
+		st := &flakyLoadStore{}
+		require.NoError(t, st.MemoryStore.Save(context.Background(), expired()))
+		tr := &authtransport.Transport{Base: a, Store: st, Refresher: ref, DisableRefreshAhead: true}
+		c := &http.Client{Transport: tr}
+		step := func(fail bool, wantOK bool, what string) {
+			t.Helper()
+			st.fail.Store(fail)
+			_, err := get(t, c, context.Background())
+			if wantOK {
+				assert.NoError(t, err, what)
+			} else {
+				assert.Error(t, err, what)
+			}
+		}
+		step(true, false, "the store fails")
+		time.Sleep(1300 * time.Millisecond) // past 1 s ±20%, short of 2 s ±20%
+		step(false, true, "a second later it is tried again, and works")
+		time.Sleep(2100 * time.Millisecond) // the token has expired
+		step(true, false, "the store fails again")
+		time.Sleep(1300 * time.Millisecond) // past 1 s ±20%, short of 2 s ±20%
+		step(false, true, "a second later it is tried again: the backoff started over")
+	})
+}
