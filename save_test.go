@@ -2,6 +2,7 @@ package authtransport_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -205,5 +206,63 @@ func TestUnusableAnswerKeepsRotatedRefreshToken(t *testing.T) {
 		defer mu.Unlock()
 		t.Logf("second request: %v; refresh tokens presented: %v", err, presented)
 		assert.False(t, revoked, "the spent rt0 was presented again: grant revoked")
+	})
+}
+
+// A token the store failed to save, saved again later by a flight that only
+// checked the store, counts as saved from then on: when the token after it
+// fails to save too, the Transport saves that one again over it (and does
+// not fall back to the older stored token, whose refresh token is spent),
+// so that a strict server never sees a refresh token twice.
+func TestResavedTokenCountsAsSaved(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := newAPI()
+		var mu sync.Mutex
+		live, n, failNext, reused := "rt0", 0, false, false
+		ref := authtransport.RefresherFunc(func(_ context.Context, old *authtransport.Token) (*authtransport.Token, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if failNext {
+				failNext = false
+				return nil, errors.New("token endpoint unavailable")
+			}
+			if old == nil || old.RefreshToken != live {
+				reused = true
+				return nil, &authtransport.LoginRequiredError{Reason: authtransport.ReasonRefreshRejected}
+			}
+			n++
+			live = fmt.Sprintf("rt%d", n)
+			at := fmt.Sprintf("at%d", n)
+			a.accept(at, true)
+			return &authtransport.Token{AccessToken: at, RefreshToken: live, Expiry: time.Now().Add(2 * time.Second)}, nil
+		})
+		st := &toggleSaveStore{}
+		require.NoError(t, st.MemoryStore.Save(context.Background(), &authtransport.Token{AccessToken: "at0", RefreshToken: "rt0", Expiry: time.Now().Add(-time.Minute)}))
+		tr := &authtransport.Transport{Base: a, Store: st, Refresher: ref, DisableRefreshAhead: true}
+		c := &http.Client{Transport: tr}
+		req := func() error { _, err := get(t, c, context.Background()); return err }
+
+		st.fail.Store(true)
+		require.NoError(t, req(), "at1 obtained, not saved")
+		time.Sleep(1100 * time.Millisecond) // at1 is due
+		mu.Lock()
+		failNext = true
+		mu.Unlock()
+		require.NoError(t, req(), "its refresh fails; at1 goes on serving")
+		st.fail.Store(false)
+		time.Sleep(time.Second) // at1 has expired; its failure is still pending
+		_ = req()               // a check of the store saves at1 again
+		time.Sleep(2 * time.Second)
+		st.fail.Store(true)
+		require.NoError(t, req(), "at2 obtained from at1, not saved")
+		st.fail.Store(false)
+		time.Sleep(1100 * time.Millisecond) // at2 is due
+		require.NoError(t, req(), "at3 obtained from at2")
+		mu.Lock()
+		defer mu.Unlock()
+		assert.False(t, reused, "no refresh token was presented twice")
+		stored, err := st.Load(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, "at3", stored.AccessToken)
 	})
 }
