@@ -224,7 +224,7 @@ func TestResavedTokenCountsAsSaved(t *testing.T) {
 			defer mu.Unlock()
 			if failNext {
 				failNext = false
-				return nil, errors.New("token endpoint unavailable")
+				return nil, &authtransport.RefreshError{Err: errors.New("token endpoint unavailable"), RetryAfter: 5 * time.Second}
 			}
 			if old == nil || old.RefreshToken != live {
 				reused = true
@@ -248,11 +248,11 @@ func TestResavedTokenCountsAsSaved(t *testing.T) {
 		mu.Lock()
 		failNext = true
 		mu.Unlock()
-		require.NoError(t, req(), "its refresh fails; at1 goes on serving")
+		require.NoError(t, req(), "its refresh fails (retry after 5 s); at1 goes on serving")
 		st.fail.Store(false)
 		time.Sleep(time.Second) // at1 has expired; its failure is still pending
 		_ = req()               // a check of the store saves at1 again
-		time.Sleep(2 * time.Second)
+		time.Sleep(5 * time.Second)
 		st.fail.Store(true)
 		require.NoError(t, req(), "at2 obtained from at1, not saved")
 		st.fail.Store(false)
