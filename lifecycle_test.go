@@ -295,3 +295,48 @@ func TestStoreBackoffStartsOverAfterARecovery(t *testing.T) {
 		step(false, true, "a second later it is tried again: the backoff started over")
 	})
 }
+
+// firstLockWaits is a MemoryStore whose first Lock waits for release, as
+// when another process holds the lock.
+type firstLockWaits struct {
+	*authtransport.MemoryStore
+	once    sync.Once
+	release chan struct{}
+}
+
+func (s *firstLockWaits) Lock(ctx context.Context) (func(), error) {
+	first := false
+	s.once.Do(func() { first = true })
+	if first {
+		select {
+		case <-s.release:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return s.MemoryStore.Lock(ctx)
+}
+
+// A flight that is still waiting for the store's lock when Logout ends
+// does not call the Refresher once it gets the lock: nothing it obtained
+// would be used. The request that waited for it starts over, and with a
+// Refresher that needs no token (client credentials) gets one new token:
+// one call, not two.
+func TestFlightWaitingForTheLockDuringLogoutDoesNotRefresh(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := newAPI()
+		r := &countingRefresher{api: a}
+		st := &firstLockWaits{MemoryStore: authtransport.NewMemoryStore(expired()), release: make(chan struct{})}
+		tr := &authtransport.Transport{Base: a, Store: st, Refresher: r}
+		var wg sync.WaitGroup
+		var err error
+		wg.Go(func() { _, err = get(t, &http.Client{Transport: tr}, context.Background()) })
+		synctest.Wait() // the flight waits for the lock
+		require.NoError(t, tr.Logout(context.Background()))
+		close(st.release)
+		wg.Wait()
+		assert.NoError(t, err)
+		assert.Equal(t, int32(1), r.calls.Load(), "one refresh, after Logout, for the request that waited")
+		assert.Equal(t, []string{"Bearer tok-1"}, a.requests())
+	})
+}
