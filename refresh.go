@@ -333,6 +333,18 @@ func (t *Transport) adopt(f *flight, tok *Token) {
 	}
 }
 
+// markUnsaved records u on the current generation when it is tok's: the
+// store failed to save tok.
+func (t *Transport) markUnsaved(f *flight, tok *Token, u *unsaved) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if cur := t.cur.Load(); cur != nil && sameToken(cur.tok, tok) && cur.unsaved == nil {
+		g := *cur
+		g.unsaved = u
+		t.publishLocked(f, &g)
+	}
+}
+
 // resaved records that tok, which the store had failed to save, is saved.
 func (t *Transport) resaved(f *flight, tok *Token) {
 	t.mu.Lock()
@@ -419,6 +431,7 @@ func (t *Transport) refreshFrom(ctx context.Context, f *flight, store Store, bas
 	start := time.Now()
 	tok, err := t.callRefresher(t.tokenContext(ctx), base)
 	now := time.Now()
+	var keptUnsaved *unsaved // the record of an unusable answer's token the store failed to save
 	if err == nil {
 		var kept *Token
 		if kept, err = t.checkRefreshed(tok, now); err == nil {
@@ -426,10 +439,14 @@ func (t *Transport) refreshFrom(ctx context.Context, f *flight, store Store, bas
 		} else if kept != nil && kept.RefreshToken != "" && (base == nil || kept.RefreshToken != base.RefreshToken) {
 			// The answer is unusable but carries a new refresh token,
 			// which the server may have rotated already: keep it, and
-			// refresh from it next time.
-			if saveErr := t.saveFor(ctx, f, store, kept); saveErr == nil {
-				base = kept
+			// refresh from it next time. Unsaved, it is kept in memory
+			// like any token the store failed to save.
+			if saveErr := t.saveFor(ctx, f, store, kept); saveErr != nil {
+				t.mu.Lock()
+				keptUnsaved = t.unsavedOverLocked(base)
+				t.mu.Unlock()
 			}
+			base = kept
 		}
 	}
 	secrets := t.secretsOf(base, tok)
@@ -443,6 +460,9 @@ func (t *Transport) refreshFrom(ctx context.Context, f *flight, store Store, bas
 			return t.loginNeed(f, base, lr)
 		}
 		t.failed(f, base, err, ev)
+		if keptUnsaved != nil {
+			t.markUnsaved(f, base, keptUnsaved)
+		}
 		return nil
 	}
 	t.install(ctx, f, store, base, tok, now, Event{Kind: EventRefreshSucceeded, Duration: now.Sub(start)})
@@ -468,11 +488,7 @@ func (t *Transport) install(ctx context.Context, f *flight, store Store, base, t
 	}
 	g := t.newGen(tok, now)
 	if saveErr != nil {
-		realBase := base
-		if cur := t.cur.Load(); cur != nil && cur.unsaved != nil && sameToken(cur.tok, base) {
-			realBase = cur.unsaved.base // base itself was never saved
-		}
-		g.unsaved = &unsaved{base: realBase}
+		g.unsaved = t.unsavedOverLocked(base)
 	}
 	t.publishLocked(f, g)
 	t.mu.Unlock()
@@ -480,6 +496,16 @@ func (t *Transport) install(ctx context.Context, f *flight, store Store, base, t
 	if saveErr != nil {
 		t.emit(ctx, Event{Kind: EventSaveFailed, Err: scrubError(saveErr, t.secretsOf(tok))})
 	}
+}
+
+// unsavedOverLocked returns the record of a token that could not be saved
+// over base: the store still holds base, or, when base itself was never
+// saved, what base replaced.
+func (t *Transport) unsavedOverLocked(base *Token) *unsaved {
+	if cur := t.cur.Load(); cur != nil && cur.unsaved != nil && sameToken(cur.tok, base) {
+		return &unsaved{base: cur.unsaved.base}
+	}
+	return &unsaved{base: base}
 }
 
 // saveFor saves tok for flight f, unless Transport.Logout ended f.

@@ -167,46 +167,55 @@ func TestForgetKeepsUnsavedToken(t *testing.T) {
 }
 
 // An answer whose access token is expired on arrival (clock skew) is a
-// failure, but the rotated refresh token that came with it is saved and the
-// retry after the backoff presents it, not the spent one.
+// failure, but the rotated refresh token that came with it is kept and the
+// retry after the backoff presents it, not the spent one: saved, or, when
+// the store fails to save it, in memory (and saved again once it can be).
 func TestUnusableAnswerKeepsRotatedRefreshToken(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		a := newAPI()
-		var mu sync.Mutex
-		live, n := "rt0", 0
-		var presented []string
-		revoked := false
-		ref := authtransport.RefresherFunc(func(_ context.Context, old *authtransport.Token) (*authtransport.Token, error) {
+	for _, saveFails := range []bool{false, true} {
+		synctest.Test(t, func(t *testing.T) {
+			a := newAPI()
+			var mu sync.Mutex
+			live, n := "rt0", 0
+			var presented []string
+			revoked := false
+			ref := authtransport.RefresherFunc(func(_ context.Context, old *authtransport.Token) (*authtransport.Token, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				presented = append(presented, old.RefreshToken)
+				if revoked || old.RefreshToken != live {
+					revoked = true
+					return nil, &authtransport.LoginRequiredError{Reason: authtransport.ReasonRefreshRejected}
+				}
+				n++
+				live = fmt.Sprintf("rt%d", n)
+				at := fmt.Sprintf("at%d", n)
+				a.accept(at, true)
+				exp := time.Now().Add(time.Hour)
+				if n == 1 {
+					exp = time.Now().Add(-time.Second) // the server's clock is behind: "expired" on arrival
+				}
+				return &authtransport.Token{AccessToken: at, RefreshToken: live, Expiry: exp}, nil
+			})
+			store := &toggleSaveStore{}
+			require.NoError(t, store.MemoryStore.Save(context.Background(), &authtransport.Token{AccessToken: "at0", RefreshToken: "rt0", Expiry: time.Now().Add(-time.Minute)}))
+			store.fail.Store(saveFails)
+			tr := &authtransport.Transport{Base: a, Store: store, Refresher: ref}
+			c := &http.Client{Transport: tr}
+			_, err := get(t, c, context.Background())
+			assert.Error(t, err, "the unusable answer")
+			store.fail.Store(false)
+			time.Sleep(2 * time.Second) // past the transient backoff
+			_, err = get(t, c, context.Background())
+			assert.NoError(t, err, "the retry")
 			mu.Lock()
 			defer mu.Unlock()
-			presented = append(presented, old.RefreshToken)
-			if revoked || old.RefreshToken != live {
-				revoked = true
-				return nil, &authtransport.LoginRequiredError{Reason: authtransport.ReasonRefreshRejected}
-			}
-			n++
-			live = fmt.Sprintf("rt%d", n)
-			at := fmt.Sprintf("at%d", n)
-			a.accept(at, true)
-			exp := time.Now().Add(time.Hour)
-			if n == 1 {
-				exp = time.Now().Add(-time.Second) // the server's clock is behind: "expired" on arrival
-			}
-			return &authtransport.Token{AccessToken: at, RefreshToken: live, Expiry: exp}, nil
+			assert.Equal(t, []string{"rt0", "rt1"}, presented, "save fails: %v", saveFails)
+			assert.False(t, revoked, "the spent rt0 was presented again: grant revoked")
+			stored, err := store.Load(context.Background())
+			require.NoError(t, err)
+			assert.Equal(t, "at2", stored.AccessToken)
 		})
-		store := authtransport.NewMemoryStore(expired())
-		store.Save(context.Background(), &authtransport.Token{AccessToken: "at0", RefreshToken: "rt0", Expiry: time.Now().Add(-time.Minute)})
-		tr := &authtransport.Transport{Base: a, Store: store, Refresher: ref}
-		c := &http.Client{Transport: tr}
-		_, err := get(t, c, context.Background())
-		t.Logf("first request: %v", err)
-		time.Sleep(2 * time.Second) // past the transient backoff
-		_, err = get(t, c, context.Background())
-		mu.Lock()
-		defer mu.Unlock()
-		t.Logf("second request: %v; refresh tokens presented: %v", err, presented)
-		assert.False(t, revoked, "the spent rt0 was presented again: grant revoked")
-	})
+	}
 }
 
 // A token the store failed to save, saved again later by a flight that only
