@@ -211,6 +211,18 @@ func TestEachEventIsReportedWithItsFields(t *testing.T) {
 				{Kind: authtransport.EventLoginRequired, Status: http.StatusUnauthorized, Reason: authtransport.ReasonNoToken}},
 		},
 		{
+			name: "a refused refresh, then a login",
+			run: func(t *testing.T, tr *authtransport.Transport, a *api, c *http.Client) {
+				tr.Refresher = authtransport.RefresherFunc(func(context.Context, *authtransport.Token) (*authtransport.Token, error) {
+					return nil, &authtransport.LoginRequiredError{Reason: authtransport.ReasonRefreshRejected}
+				})
+				tr.Login = func(context.Context) (*authtransport.Token, error) { return valid("good"), nil }
+				mustGet(t, c, "https://api.example/v1")
+			},
+			want: []ev{started, {Kind: authtransport.EventRefreshFailed, Detail: "terminal", Err: errSome},
+				{Kind: authtransport.EventLoginStarted, Reason: authtransport.ReasonRefreshRejected}, {Kind: authtransport.EventLoginSucceeded}},
+		},
+		{
 			name: "requests sent without credentials, by reason",
 			run: func(t *testing.T, tr *authtransport.Transport, a *api, c *http.Client) {
 				tr.Origins = []string{"https://api.example"}
