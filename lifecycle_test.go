@@ -340,3 +340,20 @@ func TestFlightWaitingForTheLockDuringLogoutDoesNotRefresh(t *testing.T) {
 		assert.Equal(t, []string{"Bearer tok-1"}, a.requests())
 	})
 }
+
+// A refreshed token is stored with the time it was obtained, so that other
+// processes sharing the store agree on its life.
+func TestRefreshedTokenIsStoredWithItsObtainedAt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := newAPI()
+		store := authtransport.NewMemoryStore(expired())
+		tr := &authtransport.Transport{Base: a, Store: store, Refresher: &countingRefresher{api: a}}
+		time.Sleep(time.Hour)
+		refreshedAt := time.Now()
+		_, err := get(t, &http.Client{Transport: tr}, context.Background())
+		require.NoError(t, err)
+		stored, err := store.Load(context.Background())
+		require.NoError(t, err)
+		assert.True(t, stored.ObtainedAt.Equal(refreshedAt), "ObtainedAt %v, refreshed at %v", stored.ObtainedAt, refreshedAt)
+	})
+}
