@@ -406,7 +406,8 @@ func TestCachingRefresherCannotReviveRejectedToken(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		now := time.Now()
 		cached := &authtransport.Token{AccessToken: "at1-xxxxxx", RefreshToken: "rt1-xxxxxx", ObtainedAt: now.Add(-50 * time.Minute), Expiry: now.Add(10 * time.Minute)}
-		src := tokenSourceFunc(func() (*oauth2.Token, error) { return cached.OAuth2(), nil })
+		var calls atomic.Int32
+		src := tokenSourceFunc(func() (*oauth2.Token, error) { calls.Add(1); return cached.OAuth2(), nil })
 		st := &blockingSaveStore{entered: make(chan struct{}), release: make(chan struct{})}
 		st.MemoryStore = *authtransport.NewMemoryStore(cached)
 		var rejecting atomic.Bool
@@ -441,5 +442,6 @@ func TestCachingRefresherCannotReviveRejectedToken(t *testing.T) {
 		var lr *authtransport.LoginRequiredError
 		assert.False(t, errors.As(err2, &lr) && lr.Reason == authtransport.ReasonRejectedAfterRefresh, "resent with the token just rejected")
 		assert.Zero(t, sentAfterReject.Load(), "requests carried at1 after its rejection")
+		assert.Equal(t, int32(1), calls.Load(), "the Refresher's answer is a failure at once: it is not asked again")
 	})
 }
