@@ -357,3 +357,27 @@ func TestRefreshedTokenIsStoredWithItsObtainedAt(t *testing.T) {
 		assert.True(t, stored.ObtainedAt.Equal(refreshedAt), "ObtainedAt %v, refreshed at %v", stored.ObtainedAt, refreshedAt)
 	})
 }
+
+// A Refresher's answer that no request could use is a *RefreshError that
+// says what was wrong with it.
+func TestUnusableRefresherAnswers(t *testing.T) {
+	tests := []struct {
+		name string
+		tok  *authtransport.Token
+		want string
+	}{
+		{"no token", nil, "refresher returned no token"},
+		{"no access token", &authtransport.Token{RefreshToken: "rt"}, "refresher returned no access token"},
+		{"expired", &authtransport.Token{AccessToken: "at", Expiry: time.Now().Add(-time.Second)}, "refresher returned an expired token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ref := authtransport.RefresherFunc(func(context.Context, *authtransport.Token) (*authtransport.Token, error) { return tt.tok, nil })
+			tr := &authtransport.Transport{Base: newAPI(), Store: authtransport.NewMemoryStore(expired()), Refresher: ref}
+			_, err := tr.Token(context.Background())
+			var re *authtransport.RefreshError
+			require.ErrorAs(t, err, &re)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
