@@ -131,3 +131,48 @@ func TestTokenServesNoLongerThanItsExpiry(t *testing.T) {
 		assert.Len(t, a.requests(), 2, "nothing was sent with the expired token")
 	})
 }
+
+// A refusal (a *LoginRequiredError, a terminal *RefreshError, no
+// Refresher able to help) holds the next attempt off for five minutes,
+// every time, where a transient failure would be retried after a second;
+// the event says which.
+func TestTerminalFailuresWaitFiveMinutes(t *testing.T) {
+	tests := []struct {
+		name   string
+		err    error
+		detail string
+	}{
+		{"refresh refused", &authtransport.LoginRequiredError{Reason: authtransport.ReasonRefreshRejected}, "terminal"},
+		{"client refused", &authtransport.RefreshError{StatusCode: http.StatusUnauthorized, Terminal: true}, "terminal"},
+		{"token endpoint down", &authtransport.RefreshError{StatusCode: http.StatusServiceUnavailable}, "transient"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var calls int
+				ref := authtransport.RefresherFunc(func(context.Context, *authtransport.Token) (*authtransport.Token, error) {
+					calls++
+					return nil, tt.err
+				})
+				var events eventLog
+				tr := &authtransport.Transport{Base: newAPI(), Store: authtransport.NewMemoryStore(expired()), Refresher: ref, OnEvent: events.record}
+				c := &http.Client{Transport: tr}
+				_, _ = get(t, c, context.Background())
+				time.Sleep(1500 * time.Millisecond) // past a transient backoff (1 s ±20%)
+				_, _ = get(t, c, context.Background())
+				if tt.detail == "transient" {
+					assert.Equal(t, 2, calls, "a transient failure is retried after a second")
+				} else {
+					assert.Equal(t, 1, calls, "a refusal is not retried after a second")
+					time.Sleep(5*time.Minute - 2*time.Second)
+					_, _ = get(t, c, context.Background())
+					assert.Equal(t, 1, calls, "nor before five minutes")
+					time.Sleep(time.Second)
+					_, _ = get(t, c, context.Background())
+					assert.Equal(t, 2, calls, "but after them")
+				}
+				assert.Contains(t, events.got(), authtransport.Event{Kind: authtransport.EventRefreshFailed, Detail: tt.detail, Err: errSome})
+			})
+		})
+	}
+}
