@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -122,4 +123,25 @@ func resp(req *http.Request, status int, challenge string) *http.Response {
 		h.Set("WWW-Authenticate", challenge)
 	}
 	return &http.Response{StatusCode: status, Header: h, Body: io.NopCloser(strings.NewReader("x")), Request: req}
+}
+
+// instantOf keeps zero as never, takes times before 1970 as long past (not
+// never) and times past year 2262 as the latest instant.
+func TestInstantOf(t *testing.T) {
+	tests := []struct {
+		name string
+		t    time.Time
+		want instant
+	}{
+		{"zero: never", time.Time{}, 0},
+		{"before 1970", time.Date(1969, 7, 20, 0, 0, 0, 0, time.UTC), 1},
+		{"the epoch", time.Unix(0, 0), 1},
+		{"just after the epoch", time.Unix(0, 2), 2},
+		{"now", time.Unix(1_800_000_000, 5), 1_800_000_000_000_000_005},
+		{"just past the latest", maxInstant.Add(500 * time.Millisecond), math.MaxInt64},
+		{"year 3000", time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), math.MaxInt64},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, instantOf(tt.t), tt.name)
+	}
 }
