@@ -237,16 +237,20 @@ func TestTransientBackoffShape(t *testing.T) {
 	})
 }
 
-// GetBody that fails, or returns nil, ends the resend with an error that
-// says so; the request body is closed once and the 401 body is closed.
+// GetBody that fails, or returns nil, ends the resend (after a refresh or
+// for a DPoP nonce) with an error that says so; the request body is closed
+// once and the 401 body is closed.
 func TestGetBodyFailures(t *testing.T) {
+	es, _, _ := dpopKeys(t)
 	for _, tc := range []struct {
 		name    string
 		getBody func() (io.ReadCloser, error)
 		want    string
+		nonce   bool // a DPoP token asked for a nonce, instead of a rejected Bearer token
 	}{
-		{"error", func() (io.ReadCloser, error) { return nil, errors.New("cannot reopen") }, "cannot reopen"},
-		{"nil body", func() (io.ReadCloser, error) { return nil, nil }, "GetBody returned nil"},
+		{"error", func() (io.ReadCloser, error) { return nil, errors.New("cannot reopen") }, "cannot reopen", false},
+		{"nil body", func() (io.ReadCloser, error) { return nil, nil }, "GetBody returned nil", false},
+		{"error, resending for a nonce", func() (io.ReadCloser, error) { return nil, errors.New("cannot reopen") }, "cannot reopen", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var respBody *closeCounter
@@ -257,10 +261,16 @@ func TestGetBodyFailures(t *testing.T) {
 				}
 				respBody = &closeCounter{Reader: strings.NewReader("denied")}
 				resp := respond(req, http.StatusUnauthorized, `Bearer error="invalid_token"`)
+				if tc.nonce {
+					resp = useNonce(req, "n1")
+				}
 				resp.Body = respBody
 				return resp, nil
 			})
 			tr := &authtransport.Transport{Base: base, Store: authtransport.NewMemoryStore(valid("x")), Refresher: &countingRefresher{}}
+			if tc.nonce {
+				tr.Store, tr.DPoP = authtransport.NewMemoryStore(dpopToken("d")), newTestDPoP(t, es)
+			}
 			body := &closeCounter{Reader: strings.NewReader("payload")}
 			req, err := http.NewRequest(http.MethodPost, "https://api.example/x", body)
 			require.NoError(t, err)
