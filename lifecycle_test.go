@@ -381,3 +381,90 @@ func TestUnusableRefresherAnswers(t *testing.T) {
 		})
 	}
 }
+
+// Logout deletes the stored token under the store's lock: while another
+// holder (a refresh in another process) has it, Logout waits, so that the
+// holder's save cannot land after the deletion.
+func TestLogoutWaitsForTheStoresLock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := authtransport.NewMemoryStore(valid("at"))
+		unlock, err := store.Lock(context.Background())
+		require.NoError(t, err)
+		tr := &authtransport.Transport{Base: newAPI("at"), Store: store}
+		done := make(chan error, 1)
+		go func() { done <- tr.Logout(context.Background()) }()
+		synctest.Wait()
+		select {
+		case <-done:
+			t.Fatal("Logout did not wait for the lock")
+		default:
+		}
+		_, err = store.Load(context.Background())
+		assert.NoError(t, err, "the token is still stored while the lock is held")
+		unlock()
+		require.NoError(t, <-done)
+		_, err = store.Load(context.Background())
+		assert.ErrorIs(t, err, authtransport.ErrNoToken)
+	})
+}
+
+// Forget and Logout drop the store's failure and its backoff: the next
+// request reads the store at once.
+func TestForgetAndLogoutDropTheStoresBackoff(t *testing.T) {
+	for _, logout := range []bool{false, true} {
+		synctest.Test(t, func(t *testing.T) {
+			a := newAPI("at")
+			st := &flakyLoadStore{}
+			require.NoError(t, st.MemoryStore.Save(context.Background(), valid("at")))
+			st.fail.Store(true)
+			tr := &authtransport.Transport{Base: a, Store: st, Refresher: &gatedRefresher{api: a, gate: make(chan struct{})}}
+			c := &http.Client{Transport: tr}
+			_, err := get(t, c, context.Background())
+			require.Error(t, err, "the store fails")
+			st.fail.Store(false)
+			if logout {
+				require.NoError(t, tr.Logout(context.Background()))
+				_, err = get(t, c, context.Background())
+				var lr *authtransport.LoginRequiredError
+				assert.ErrorAs(t, err, &lr, "after Logout the store is read at once, and is empty")
+				return
+			}
+			tr.Forget()
+			_, err = get(t, c, context.Background())
+			assert.NoError(t, err, "after Forget the store is read at once")
+		})
+	}
+}
+
+// Forget keeps a token the store failed to save, but not the failure of
+// its refresh: the next request refreshes it at once.
+func TestForgetKeepsAnUnsavedTokenWithoutItsFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := newAPI()
+		var calls int
+		ref := authtransport.RefresherFunc(func(_ context.Context, old *authtransport.Token) (*authtransport.Token, error) {
+			calls++
+			if calls == 2 {
+				return nil, &authtransport.RefreshError{StatusCode: http.StatusServiceUnavailable, RetryAfter: time.Minute}
+			}
+			at := fmt.Sprintf("at%d", calls)
+			a.accept(at, true)
+			return &authtransport.Token{AccessToken: at, RefreshToken: fmt.Sprintf("rt%d", calls), Expiry: time.Now().Add(time.Hour)}, nil
+		})
+		st := &toggleSaveStore{}
+		require.NoError(t, st.MemoryStore.Save(context.Background(), expired()))
+		st.fail.Store(true)
+		tr := &authtransport.Transport{Base: a, Store: st, Refresher: ref}
+		c := &http.Client{Transport: tr}
+		_, err := get(t, c, context.Background())
+		require.NoError(t, err, "at1, not saved")
+		a.accept("at1", false) // revoked
+		_, err = get(t, c, context.Background())
+		require.Error(t, err, "its refresh fails, to be retried in a minute")
+		tr.Forget()
+		_, err = get(t, c, context.Background())
+		require.NoError(t, err, "after Forget it is refreshed at once")
+		assert.Equal(t, 3, calls)
+		assert.Equal(t, "Bearer at3", a.requests()[len(a.requests())-1])
+	})
+}
