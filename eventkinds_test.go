@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 
@@ -46,6 +47,30 @@ type failingLockStore struct{ *authtransport.MemoryStore }
 var errLockBroken = errors.New("lock broken")
 
 func (s *failingLockStore) Lock(context.Context) (func(), error) { return nil, errLockBroken }
+
+// lockedLoadFails is a LockingStore that cannot be read while it is locked.
+type lockedLoadFails struct {
+	*authtransport.MemoryStore
+	locked atomic.Bool
+}
+
+var errLockedLoad = errors.New("read under the lock failed")
+
+func (s *lockedLoadFails) Lock(ctx context.Context) (func(), error) {
+	unlock, err := s.MemoryStore.Lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.locked.Store(true)
+	return func() { s.locked.Store(false); unlock() }, nil
+}
+
+func (s *lockedLoadFails) Load(ctx context.Context) (*authtransport.Token, error) {
+	if s.locked.Load() {
+		return nil, errLockedLoad
+	}
+	return s.MemoryStore.Load(ctx)
+}
 
 // Each kind of event is reported, once, with the fields its documentation
 // lists (status, detail, reason, an error), in the order things happen.
@@ -149,6 +174,15 @@ func TestEachEventIsReportedWithItsFields(t *testing.T) {
 				var re *authtransport.RefreshError
 				assert.ErrorAs(t, err, &re)
 				assert.ErrorIs(t, err, errLockBroken, "the request's error is the lock's")
+			},
+			want: []ev{{Kind: authtransport.EventStoreFailed, Err: errSome}},
+		},
+		{
+			name: "a store that cannot be read under its lock",
+			run: func(t *testing.T, tr *authtransport.Transport, a *api, c *http.Client) {
+				tr.Store = &lockedLoadFails{MemoryStore: authtransport.NewMemoryStore(expired())}
+				_, err := c.Get("https://api.example/v1")
+				assert.ErrorIs(t, err, errLockedLoad, "the request's error is the store's")
 			},
 			want: []ev{{Kind: authtransport.EventStoreFailed, Err: errSome}},
 		},

@@ -214,6 +214,7 @@ func TestCallerWaitsForAtMostThreeFlights(t *testing.T) {
 		require.ErrorAs(t, err, &re)
 		assert.Contains(t, err.Error(), "rejected before it could be used")
 		assert.Equal(t, int32(3), r.calls.Load(), "three flights, each with a refresh")
+		tr.Forget() // and the Transport is left usable
 	})
 }
 
