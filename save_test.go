@@ -275,3 +275,52 @@ func TestResavedTokenCountsAsSaved(t *testing.T) {
 		assert.Equal(t, "at3", stored.AccessToken)
 	})
 }
+
+// A token the store failed to save is saved again by the next flight that
+// finds the store working, before anything else: another Transport sharing
+// the store then refreshes from it, even when this flight's own refresh
+// fails, and no refresh token is presented twice.
+func TestUnsavedTokenIsSavedForOthersFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := newAPI()
+		var mu sync.Mutex
+		live, n, failNext, reused := "rt0", 0, false, false
+		ref := authtransport.RefresherFunc(func(_ context.Context, old *authtransport.Token) (*authtransport.Token, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if failNext {
+				failNext = false
+				return nil, &authtransport.RefreshError{StatusCode: http.StatusServiceUnavailable}
+			}
+			if old == nil || old.RefreshToken != live {
+				reused = true
+				return nil, &authtransport.LoginRequiredError{Reason: authtransport.ReasonRefreshRejected}
+			}
+			n++
+			live = fmt.Sprintf("rt%d", n)
+			at := fmt.Sprintf("at%d", n)
+			a.accept(at, true)
+			return &authtransport.Token{AccessToken: at, RefreshToken: live, Expiry: time.Now().Add(100 * time.Second)}, nil
+		})
+		st := &toggleSaveStore{}
+		require.NoError(t, st.MemoryStore.Save(context.Background(), &authtransport.Token{AccessToken: "at0", RefreshToken: "rt0", Expiry: time.Now().Add(-time.Minute)}))
+		one := &authtransport.Transport{Base: a, Store: st, Refresher: ref, DisableRefreshAhead: true}
+		st.fail.Store(true)
+		_, err := get(t, &http.Client{Transport: one}, context.Background())
+		require.NoError(t, err, "at1, not saved")
+		st.fail.Store(false)
+		time.Sleep(50 * time.Second) // at1 is due
+		mu.Lock()
+		failNext = true
+		mu.Unlock()
+		_, err = get(t, &http.Client{Transport: one}, context.Background())
+		require.NoError(t, err, "at1 saved again; its refresh fails; it goes on serving")
+
+		other := &authtransport.Transport{Base: a, Store: st, Refresher: ref, DisableRefreshAhead: true}
+		_, err = get(t, &http.Client{Transport: other}, context.Background())
+		require.NoError(t, err, "another Transport refreshes from the stored at1")
+		mu.Lock()
+		defer mu.Unlock()
+		assert.False(t, reused, "a refresh token was presented twice")
+	})
+}
