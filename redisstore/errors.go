@@ -21,7 +21,8 @@ import (
 // and [redis.ErrClosed] when the client was closed.
 type RedisError struct {
 	// Op is what failed: "load", "save", "delete", "lock" or
-	// "wait for lock".
+	// "wait for lock" (the caller's context ended while Lock waited,
+	// during a try included).
 	Op string
 	// Key is the Redis key concerned.
 	Key string

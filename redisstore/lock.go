@@ -98,7 +98,13 @@ func (s *Store) acquire(ctx context.Context) (*hold, error) {
 			if last := s.lastIfUnreachable(ctx, err, "lock"); last != nil {
 				return &hold{expected: last.version}, nil
 			}
-			return nil, redisError(ctx, "lock", s.lockKey, err)
+			op := "lock"
+			if ctx.Err() != nil {
+				// The caller's context ended during the attempt: the wait
+				// was cut short, whatever Redis was doing.
+				op = "wait for lock"
+			}
+			return nil, redisError(ctx, op, s.lockKey, err)
 		}
 		if res[0] == 1 {
 			renewCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
