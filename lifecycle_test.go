@@ -360,25 +360,36 @@ func TestRefreshedTokenIsStoredWithItsObtainedAt(t *testing.T) {
 }
 
 // A Refresher's answer that no request could use is a *RefreshError that
-// says what was wrong with it.
+// says what was wrong with it; the stored token is replaced only when the
+// answer carries a new refresh token (which the server may have rotated).
 func TestUnusableRefresherAnswers(t *testing.T) {
 	tests := []struct {
-		name string
-		tok  *authtransport.Token
-		want string
+		name   string
+		tok    *authtransport.Token
+		want   string
+		stored string // the refresh token in the store afterwards
 	}{
-		{"no token", nil, "refresher returned no token"},
-		{"no access token", &authtransport.Token{RefreshToken: "rt"}, "refresher returned no access token"},
-		{"expired", &authtransport.Token{AccessToken: "at", Expiry: time.Now().Add(-time.Second)}, "refresher returned an expired token"},
+		{"no token", nil, "refresher returned no token", "rt"},
+		{"no access token", &authtransport.Token{RefreshToken: "rt"}, "refresher returned no access token", "rt"},
+		{"expired", &authtransport.Token{AccessToken: "at", Expiry: time.Now().Add(-time.Second)}, "refresher returned an expired token", "rt"},
+		{"expired, with the same refresh token", &authtransport.Token{AccessToken: "at", RefreshToken: "rt", Expiry: time.Now().Add(-time.Second)}, "refresher returned an expired token", "rt"},
+		{"expired, with a new refresh token", &authtransport.Token{AccessToken: "at", RefreshToken: "rt2", Expiry: time.Now().Add(-time.Second)}, "refresher returned an expired token", "rt2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ref := authtransport.RefresherFunc(func(context.Context, *authtransport.Token) (*authtransport.Token, error) { return tt.tok, nil })
-			tr := &authtransport.Transport{Base: newAPI(), Store: authtransport.NewMemoryStore(expired()), Refresher: ref}
+			store := authtransport.NewMemoryStore(expired())
+			tr := &authtransport.Transport{Base: newAPI(), Store: store, Refresher: ref}
 			_, err := tr.Token(context.Background())
 			var re *authtransport.RefreshError
 			require.ErrorAs(t, err, &re)
 			assert.Contains(t, err.Error(), tt.want)
+			stored, err := store.Load(context.Background())
+			require.NoError(t, err)
+			assert.Equal(t, tt.stored, stored.RefreshToken, "only a new refresh token replaces the stored token")
+			if tt.stored == "rt" {
+				assert.Equal(t, "old", stored.AccessToken, "the stored token is left as it was")
+			}
 		})
 	}
 }

@@ -139,12 +139,13 @@ func TestTokenServesNoLongerThanItsExpiry(t *testing.T) {
 func TestTerminalFailuresWaitFiveMinutes(t *testing.T) {
 	tests := []struct {
 		name   string
+		stored *authtransport.Token
 		err    error
 		detail string
 	}{
-		{"refresh refused", &authtransport.LoginRequiredError{Reason: authtransport.ReasonRefreshRejected}, "terminal"},
-		{"client refused", &authtransport.RefreshError{StatusCode: http.StatusUnauthorized, Terminal: true}, "terminal"},
-		{"token endpoint down", &authtransport.RefreshError{StatusCode: http.StatusServiceUnavailable}, "transient"},
+		{"refresh refused", expired(), &authtransport.LoginRequiredError{Reason: authtransport.ReasonRefreshRejected}, "terminal"},
+		{"client refused (client credentials)", nil, &authtransport.RefreshError{StatusCode: http.StatusUnauthorized, Terminal: true}, "terminal"},
+		{"token endpoint down", expired(), &authtransport.RefreshError{StatusCode: http.StatusServiceUnavailable}, "transient"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -155,7 +156,7 @@ func TestTerminalFailuresWaitFiveMinutes(t *testing.T) {
 					return nil, tt.err
 				})
 				var events eventLog
-				tr := &authtransport.Transport{Base: newAPI(), Store: authtransport.NewMemoryStore(expired()), Refresher: ref, OnEvent: events.record}
+				tr := &authtransport.Transport{Base: newAPI(), Store: authtransport.NewMemoryStore(tt.stored), Refresher: ref, OnEvent: events.record}
 				c := &http.Client{Transport: tr}
 				_, _ = get(t, c, context.Background())
 				time.Sleep(1500 * time.Millisecond) // past a transient backoff (1 s ±20%)
