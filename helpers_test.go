@@ -245,6 +245,17 @@ type rotatingAS struct {
 	// once per call before waiting.
 	hold    chan struct{}
 	entered chan struct{}
+	// lifetime is how long its access tokens live (default an hour);
+	// failNext, if not nil, is the answer to the next call (then cleared).
+	lifetime time.Duration
+	failNext error
+}
+
+// failOnce makes the next refresh fail with err.
+func (s *rotatingAS) failOnce(err error) {
+	s.mu.Lock()
+	s.failNext = err
+	s.mu.Unlock()
 }
 
 func (s *rotatingAS) Refresh(ctx context.Context, old *authtransport.Token) (*authtransport.Token, error) {
@@ -252,6 +263,11 @@ func (s *rotatingAS) Refresh(ctx context.Context, old *authtransport.Token) (*au
 	rt := ""
 	if old != nil {
 		rt = old.RefreshToken
+	}
+	if err := s.failNext; err != nil {
+		s.failNext = nil
+		s.mu.Unlock()
+		return nil, err
 	}
 	s.presented = append(s.presented, rt)
 	if s.revoked || rt != s.live {
@@ -277,7 +293,11 @@ func (s *rotatingAS) Refresh(ctx context.Context, old *authtransport.Token) (*au
 	if s.api != nil {
 		s.api.accept(at, true)
 	}
-	return &authtransport.Token{AccessToken: at, RefreshToken: fmt.Sprintf("rt%d", n), Expiry: time.Now().Add(time.Hour)}, nil
+	lifetime := s.lifetime
+	if lifetime == 0 {
+		lifetime = time.Hour
+	}
+	return &authtransport.Token{AccessToken: at, RefreshToken: fmt.Sprintf("rt%d", n), Expiry: time.Now().Add(lifetime)}, nil
 }
 
 func (s *rotatingAS) state() (bool, []string) {

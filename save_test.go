@@ -226,37 +226,17 @@ func TestUnusableAnswerKeepsRotatedRefreshToken(t *testing.T) {
 func TestResavedTokenCountsAsSaved(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a := newAPI()
-		var mu sync.Mutex
-		live, n, failNext, reused := "rt0", 0, false, false
-		ref := authtransport.RefresherFunc(func(_ context.Context, old *authtransport.Token) (*authtransport.Token, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			if failNext {
-				failNext = false
-				return nil, &authtransport.RefreshError{Err: errors.New("token endpoint unavailable"), RetryAfter: 5 * time.Second}
-			}
-			if old == nil || old.RefreshToken != live {
-				reused = true
-				return nil, &authtransport.LoginRequiredError{Reason: authtransport.ReasonRefreshRejected}
-			}
-			n++
-			live = fmt.Sprintf("rt%d", n)
-			at := fmt.Sprintf("at%d", n)
-			a.accept(at, true)
-			return &authtransport.Token{AccessToken: at, RefreshToken: live, Expiry: time.Now().Add(2 * time.Second)}, nil
-		})
+		as := &rotatingAS{live: "rt0", api: a, lifetime: 2 * time.Second}
 		st := &toggleSaveStore{}
 		require.NoError(t, st.MemoryStore.Save(context.Background(), &authtransport.Token{AccessToken: "at0", RefreshToken: "rt0", Expiry: time.Now().Add(-time.Minute)}))
-		tr := &authtransport.Transport{Base: a, Store: st, Refresher: ref, DisableRefreshAhead: true}
+		tr := &authtransport.Transport{Base: a, Store: st, Refresher: as, DisableRefreshAhead: true}
 		c := &http.Client{Transport: tr}
 		req := func() error { _, err := get(t, c, context.Background()); return err }
 
 		st.fail.Store(true)
 		require.NoError(t, req(), "at1 obtained, not saved")
 		time.Sleep(1100 * time.Millisecond) // at1 is due
-		mu.Lock()
-		failNext = true
-		mu.Unlock()
+		as.failOnce(&authtransport.RefreshError{Err: errors.New("token endpoint unavailable"), RetryAfter: 5 * time.Second})
 		require.NoError(t, req(), "its refresh fails (retry after 5 s); at1 goes on serving")
 		st.fail.Store(false)
 		time.Sleep(time.Second) // at1 has expired; its failure is still pending
@@ -267,9 +247,8 @@ func TestResavedTokenCountsAsSaved(t *testing.T) {
 		st.fail.Store(false)
 		time.Sleep(1100 * time.Millisecond) // at2 is due
 		require.NoError(t, req(), "at3 obtained from at2")
-		mu.Lock()
-		defer mu.Unlock()
-		assert.False(t, reused, "no refresh token was presented twice")
+		revoked, presented := as.state()
+		assert.False(t, revoked, "a refresh token was presented twice: %v", presented)
 		stored, err := st.Load(context.Background())
 		require.NoError(t, err)
 		assert.Equal(t, "at3", stored.AccessToken)
@@ -283,44 +262,23 @@ func TestResavedTokenCountsAsSaved(t *testing.T) {
 func TestUnsavedTokenIsSavedForOthersFirst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a := newAPI()
-		var mu sync.Mutex
-		live, n, failNext, reused := "rt0", 0, false, false
-		ref := authtransport.RefresherFunc(func(_ context.Context, old *authtransport.Token) (*authtransport.Token, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			if failNext {
-				failNext = false
-				return nil, &authtransport.RefreshError{StatusCode: http.StatusServiceUnavailable}
-			}
-			if old == nil || old.RefreshToken != live {
-				reused = true
-				return nil, &authtransport.LoginRequiredError{Reason: authtransport.ReasonRefreshRejected}
-			}
-			n++
-			live = fmt.Sprintf("rt%d", n)
-			at := fmt.Sprintf("at%d", n)
-			a.accept(at, true)
-			return &authtransport.Token{AccessToken: at, RefreshToken: live, Expiry: time.Now().Add(100 * time.Second)}, nil
-		})
+		as := &rotatingAS{live: "rt0", api: a, lifetime: 100 * time.Second}
 		st := &toggleSaveStore{}
 		require.NoError(t, st.MemoryStore.Save(context.Background(), &authtransport.Token{AccessToken: "at0", RefreshToken: "rt0", Expiry: time.Now().Add(-time.Minute)}))
-		one := &authtransport.Transport{Base: a, Store: st, Refresher: ref, DisableRefreshAhead: true}
+		one := &authtransport.Transport{Base: a, Store: st, Refresher: as, DisableRefreshAhead: true}
 		st.fail.Store(true)
 		_, err := get(t, &http.Client{Transport: one}, context.Background())
 		require.NoError(t, err, "at1, not saved")
 		st.fail.Store(false)
 		time.Sleep(50 * time.Second) // at1 is due
-		mu.Lock()
-		failNext = true
-		mu.Unlock()
+		as.failOnce(&authtransport.RefreshError{StatusCode: http.StatusServiceUnavailable})
 		_, err = get(t, &http.Client{Transport: one}, context.Background())
 		require.NoError(t, err, "at1 saved again; its refresh fails; it goes on serving")
 
-		other := &authtransport.Transport{Base: a, Store: st, Refresher: ref, DisableRefreshAhead: true}
+		other := &authtransport.Transport{Base: a, Store: st, Refresher: as, DisableRefreshAhead: true}
 		_, err = get(t, &http.Client{Transport: other}, context.Background())
 		require.NoError(t, err, "another Transport refreshes from the stored at1")
-		mu.Lock()
-		defer mu.Unlock()
-		assert.False(t, reused, "a refresh token was presented twice")
+		revoked, presented := as.state()
+		assert.False(t, revoked, "a refresh token was presented twice: %v", presented)
 	})
 }
