@@ -396,13 +396,15 @@ func TestUnusableRefresherAnswers(t *testing.T) {
 
 // Logout deletes the stored token under the store's lock: while another
 // holder (a refresh in another process) has it, Logout waits, so that the
-// holder's save cannot land after the deletion.
+// holder's save cannot land after the deletion; requests made meanwhile
+// wait for it and find no token.
 func TestLogoutWaitsForTheStoresLock(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := authtransport.NewMemoryStore(valid("at"))
 		unlock, err := store.Lock(context.Background())
 		require.NoError(t, err)
-		tr := &authtransport.Transport{Base: newAPI("at"), Store: store}
+		a := newAPI("at")
+		tr := &authtransport.Transport{Base: a, Store: store}
 		done := make(chan error, 1)
 		go func() { done <- tr.Logout(context.Background()) }()
 		synctest.Wait()
@@ -413,10 +415,17 @@ func TestLogoutWaitsForTheStoresLock(t *testing.T) {
 		}
 		_, err = store.Load(context.Background())
 		assert.NoError(t, err, "the token is still stored while the lock is held")
+		// A request made while Logout waits does not start with the token:
+		// it waits for Logout, then finds none.
+		reqDone := make(chan error, 1)
+		go func() { _, err := get(t, &http.Client{Transport: tr}, context.Background()); reqDone <- err }()
+		synctest.Wait()
 		unlock()
 		require.NoError(t, <-done)
 		_, err = store.Load(context.Background())
 		assert.ErrorIs(t, err, authtransport.ErrNoToken)
+		assert.ErrorIs(t, <-reqDone, authtransport.ErrNoRefresher, "the request made during Logout finds no token")
+		assert.Empty(t, a.requests(), "and sends nothing")
 	})
 }
 
